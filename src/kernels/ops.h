@@ -1,0 +1,60 @@
+// Kernels: free functions over raw spans with explicit dimensions. Each dispatches once per call
+// to the best variant for this CPU (core/cpu_features.h); the scalar versions in kernels/ref/ are
+// the specification and every SIMD variant is tested against them.
+//
+// Conventions: row-major; a weight matrix w is [d_out, d_in] (one row per output feature) in the
+// given storage dtype; activations are f32. Thread parallelism comes from the ThreadPool passed in.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace tokenmill::kernels {
+
+// y[t, o] = sum_i x[t, i] * w[o, i]  (+ bias[o] when bias != nullptr)
+// x: [n_tokens, d_in] f32, w: [d_out, d_in] in w_dtype (F32, F16 or BF16), bias: [d_out] f32,
+// y: [n_tokens, d_out] f32. Reads each weight row once for all n_tokens.
+void matmul(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
+            size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool);
+
+// out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:]
+// x, out: [n_rows, dim] (may alias), weight: [dim] f32.
+void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim, float eps);
+
+// Converts n weight elements of type dtype (F32, F16, BF16) to f32. out: [n].
+void to_f32(float* out, const void* src, DType dtype, size_t n);
+
+enum class RopeStyle {
+  Interleaved,  // rotate pairs (x[2i], x[2i+1]): GGUF "llama" layout (q/k rows permuted at convert)
+  NeoxHalves,   // rotate (x[i], x[i + d/2]): Hugging Face rotate_half, GGUF qwen2/qwen3
+};
+
+// Rotates each head of x in place by its token's position.
+// x: [n_tokens, n_heads, head_dim], positions: [n_tokens],
+// inv_freq: [rot_dim / 2] radians per position for pair i (rope scaling already applied),
+// rot_dim <= head_dim dimensions are rotated (the rest pass through).
+void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_tokens,
+          size_t n_heads, size_t head_dim, size_t rot_dim, RopeStyle style);
+
+// gate[i] = silu(gate[i]) * up[i].  gate, up: [n] (gate is overwritten).
+void swiglu(float* gate, const float* up, size_t n);
+
+// In-place softmax of one row. x: [n].
+void softmax(float* x, size_t n);
+
+// Causal self-attention for the query tokens of one sequence, reading K/V through a slot table:
+// the K/V of the sequence's position p live at kv rows slots[p] of k_cache / v_cache.
+// q: [n_q, n_heads, head_dim] f32 for positions q_pos[0..n_q),
+// k_cache, v_cache: [n_slots, n_kv_heads, head_dim] f32 (row stride kv_row_stride floats),
+// slots: [n_kv] slot of each position 0..n_kv-1 (n_kv = last query position + 1),
+// out: [n_q, n_heads, head_dim].
+// Query at position p attends to positions max(0, p - window + 1) .. p (window = 0: unlimited).
+// GQA: query head h reads kv head h / (n_heads / n_kv_heads). Online softmax (one pass over K/V).
+void attention(float* out, const float* q, const int32_t* q_pos, size_t n_q, const float* k_cache,
+               const float* v_cache, size_t kv_row_stride, const int32_t* slots, size_t n_kv,
+               size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale, size_t window,
+               ThreadPool& pool);
+
+}  // namespace tokenmill::kernels
