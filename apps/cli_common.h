@@ -1,0 +1,50 @@
+// Flags shared by the subcommands that load a model or sample text.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/generator.h"
+#include "sampling/sampling_params.h"
+
+namespace tokenmill::cli {
+
+// Path of the bundled default model: $TOKENMILL_MODEL, else models/tokenmill-default.gguf next to
+// the build tree or the current directory.
+std::string default_model_path();
+
+struct ModelFlags {
+  std::string model;
+  int threads = 0;
+  int32_t ctx = 0;
+  int32_t batch = 256;
+  void add(CLI::App& cmd, bool with_compute = true);
+  GeneratorOptions generator_options() const;
+};
+
+struct SamplingFlags {
+  float temperature = 0.8f;
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
+  int64_t seed = -1;
+  int32_t max_tokens = 128;
+  std::vector<std::string> stop;
+  std::vector<std::string> logit_bias;  // "ID=BIAS" or "ID=-inf"
+  bool ignore_eos = false;
+  void add(CLI::App& cmd);
+  SamplingParams params() const;  // throws Error for malformed --logit-bias
+};
+
+// Installs the subcommands.
+void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_tokenize_commands(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+
+}  // namespace tokenmill::cli

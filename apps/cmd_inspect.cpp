@@ -1,0 +1,103 @@
+// `tokenmill inspect`: metadata, tensors with types and shapes, parameter count and bytes.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "core/error.h"
+#include "engine/model_loader.h"
+#include "formats/ggml_types.h"
+
+namespace tokenmill::cli {
+
+namespace {
+
+struct InspectFlags {
+  ModelFlags model;
+  bool no_tensors = false;
+  size_t max_array = 8;
+};
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f %s", b, units[u]);
+  return buf;
+}
+
+void inspect(const InspectFlags& f) {
+  const ModelFiles files = open_model_files(f.model.model);
+  int64_t params = 0;
+  size_t bytes = 0, count = 0;
+  if (files.gguf) {
+    const GgufFile& g = *files.gguf;
+    std::printf("file: %s\nformat: GGUF v%u, %s, alignment %zu, %zu metadata keys, %zu tensors\n",
+                g.path().c_str(), g.version(), human_bytes(double(g.file_size_bytes())).c_str(), g.alignment(),
+                g.metadata().size(), g.tensors().size());
+    std::printf("\nmetadata:\n");
+    for (const GgufKv& kv : g.metadata())
+      std::printf("  %-44s %s\n", kv.key.c_str(), kv.value.to_display(f.max_array).c_str());
+    if (!f.no_tensors) std::printf("\ntensors:\n");
+    for (const GgufTensor& t : g.tensors()) {
+      std::vector<int64_t> shape(t.ne.rbegin(), t.ne.rend());
+      if (!f.no_tensors)
+        std::printf("  %-40s %-6s %-22s %s\n", t.name.c_str(), std::string(ggml_type_name(t.ggml_type)).c_str(),
+                    shape_string(shape).c_str(), human_bytes(double(t.nbytes)).c_str());
+      params += t.n_elements();
+      bytes += t.nbytes;
+      ++count;
+    }
+  } else {
+    const HfCheckpoint& hf = *files.hf;
+    std::printf("file: %s\nformat: Hugging Face checkpoint, %zu tensors\n\nconfig.json:\n%s\n", hf.dir().c_str(),
+                hf.tensors().size(), hf.config().dump(2).c_str());
+    std::printf("tokenizer.json: %s\n", hf.tokenizer_json_path().value_or("(none)").c_str());
+    if (!f.no_tensors) std::printf("\ntensors:\n");
+    for (const TensorInfo& t : hf.tensors()) {
+      if (!f.no_tensors)
+        std::printf("  %-52s %-5s %-22s %s\n", t.name.c_str(), std::string(dtype_name(t.dtype)).c_str(),
+                    shape_string(t.shape).c_str(), human_bytes(double(t.nbytes)).c_str());
+      params += t.n_elements();
+      bytes += t.nbytes;
+      ++count;
+    }
+  }
+  std::printf("\nsummary: %zu tensors, %lld parameters (%.3f B), %s of tensor data\n", count, (long long)params,
+              double(params) / 1e9, human_bytes(double(bytes)).c_str());
+  // Architecture line when the file is a loadable model (vocab-only files are fine without).
+  try {
+    const ModelConfig c = files.gguf ? config_from_gguf(*files.gguf) : config_from_hf(files.hf->config(), files.path);
+    std::printf("model: %s, dim %lld, %lld layers, %lld heads (%lld kv, head_dim %lld), ffn %lld, vocab %lld, "
+                "context %lld%s%s%s\n",
+                c.architecture.c_str(), (long long)c.dim, (long long)c.n_layers, (long long)c.n_heads,
+                (long long)c.n_kv_heads, (long long)c.head_dim, (long long)c.ffn_dim, (long long)c.vocab_size,
+                (long long)c.max_context, c.tied_embeddings ? ", tied embeddings" : "",
+                c.qkv_bias ? ", qkv bias" : "", c.qk_norm ? ", qk norm" : "");
+  } catch (const Error& e) {
+    std::printf("model: not loadable as a model (%s)\n", e.what());
+  }
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto f = std::make_shared<InspectFlags>();
+  CLI::App* cmd = app.add_subcommand("inspect", "Show a model file's metadata, tensors, parameter count and size");
+  f->model.add(*cmd, false);
+  cmd->add_flag("--no-tensors", f->no_tensors, "Leave out the tensor list");
+  cmd->add_option("--max-array", f->max_array, "Array items shown per metadata value");
+  cmd->callback([f] { inspect(*f); });
+}
+
+}  // namespace tokenmill::cli

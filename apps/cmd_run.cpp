@@ -1,0 +1,74 @@
+// `tokenmill run`: prompt in, text streamed to stdout, timings on stderr.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "cli_common.h"
+#include "core/error.h"
+#include "engine/model_loader.h"
+
+namespace tokenmill::cli {
+
+namespace {
+
+struct RunFlags {
+  ModelFlags model;
+  SamplingFlags sampling;
+  std::string prompt;
+  std::string prompt_file;
+  bool no_special = false;
+  bool quiet = false;
+};
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  check(in.good(), path + ": cannot open prompt file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void run(const RunFlags& f) {
+  check(f.prompt.empty() || f.prompt_file.empty(), "give either -p/--prompt or -f/--file, not both");
+  const std::string prompt = f.prompt_file.empty() ? f.prompt : read_text_file(f.prompt_file);
+  check(!prompt.empty(), "empty prompt: give one with -p TEXT or -f FILE");
+  const SamplingParams params = f.sampling.params();
+  LoadedModel m = load_model(f.model.model);
+  Generator gen(m, f.model.generator_options());
+  const std::vector<int32_t> ids = m.tokenizer->encode(prompt, !f.no_special, false);
+  if (!f.quiet) {
+    std::fputs(prompt.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  const GenerationStats st = gen.generate(ids, params, [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  std::fputs("\n", stdout);
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "\nprefill: %d tokens in %.3f s = %.2f tokens/s\n"
+               "decode:  %d tokens in %.3f s = %.2f tokens/s\n"
+               "finish:  %s | threads %d | %s\n",
+               st.prompt_tokens - st.cached_prompt_tokens, st.prefill_seconds, st.prefill_tokens_per_s(),
+               st.generated_tokens, st.decode_seconds, st.decode_tokens_per_s(),
+               std::string(finish_reason_name(st.finish)).c_str(), gen.pool().size(), f.model.model.c_str());
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate text from a prompt (streams to stdout, timings to stderr)");
+  flags->model.add(*cmd);
+  flags->sampling.add(*cmd);
+  cmd->add_option("-p,--prompt", flags->prompt, "Prompt text");
+  cmd->add_option("-f,--file", flags->prompt_file, "Read the prompt from a file");
+  cmd->add_flag("--no-special", flags->no_special, "Do not add BOS/EOS tokens around the prompt");
+  cmd->add_flag("-q,--quiet", flags->quiet, "Do not echo the prompt");
+  cmd->callback([flags] { run(*flags); });
+}
+
+}  // namespace tokenmill::cli

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything tokenmill needs to build and test: Debian packages and the PyPI packages of
+# python/requirements.txt. Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+
+APT_PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-pip
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if ! python3 -c "import pytest, numpy, gguf" 2>/dev/null; then
+  echo "setup: installing Python packages from python/requirements.txt"
+  python3 -m pip install -q -r "$here/python/requirements.txt" 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages -r "$here/python/requirements.txt"
+fi

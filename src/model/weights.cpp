@@ -1,0 +1,123 @@
+#include "model/weights.h"
+
+#include <regex>
+
+#include "core/error.h"
+#include "kernels/ops.h"
+
+namespace tokenmill {
+
+namespace {
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+class Binder {
+ public:
+  Binder(const TensorLookup& lookup, const std::string& source, size_t& total_bytes)
+      : lookup_(lookup), source_(source), total_bytes_(total_bytes) {}
+
+  const TensorInfo* find(const std::string& name) const { return lookup_(name); }
+
+  const TensorInfo& require(const std::string& name, std::vector<int64_t> shape) {
+    const TensorInfo* t = lookup_(name);
+    check(t != nullptr, source_ + ": missing tensor '" + name + "'");
+    check(t->shape == shape, source_ + ": tensor '" + name + "' has shape " + shape_str(t->shape) +
+                                 ", expected " + shape_str(shape));
+    check(t->dtype == DType::F32 || t->dtype == DType::F16 || t->dtype == DType::BF16,
+          source_ + ": tensor '" + name + "' has unsupported type " + std::string(dtype_name(t->dtype)));
+    total_bytes_ += t->nbytes;
+    return *t;
+  }
+
+  MatrixRef matrix(const std::string& name, int64_t rows, int64_t cols) {
+    const TensorInfo& t = require(name, {rows, cols});
+    return MatrixRef{t.data, t.dtype, rows, cols};
+  }
+
+  std::vector<float> vector(const std::string& name, int64_t n) {
+    const TensorInfo& t = require(name, {n});
+    std::vector<float> out(static_cast<size_t>(n));
+    kernels::to_f32(out.data(), t.data, t.dtype, size_t(n));
+    return out;
+  }
+
+ private:
+  const TensorLookup& lookup_;
+  const std::string& source_;
+  size_t& total_bytes_;
+};
+
+}  // namespace
+
+ModelWeights bind_weights(const ModelConfig& c, const TensorLookup& lookup, const std::string& source) {
+  ModelWeights w;
+  Binder b(lookup, source, w.total_bytes);
+  w.token_embd = b.matrix("token_embd.weight", c.vocab_size, c.dim);
+  w.output_norm = b.vector("output_norm.weight", c.dim);
+  if (c.tied_embeddings && b.find("output.weight") == nullptr) {
+    w.output = w.token_embd;
+  } else {
+    w.output = b.matrix("output.weight", c.vocab_size, c.dim);
+  }
+  if (b.find("rope_freqs.weight") != nullptr) w.rope_freq_factors = b.vector("rope_freqs.weight", c.head_dim / 2);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    LayerWeights L;
+    L.attn_norm = b.vector(p + "attn_norm.weight", c.dim);
+    L.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
+    L.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
+    L.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
+    L.wo = b.matrix(p + "attn_output.weight", c.dim, c.q_dim());
+    if (c.qkv_bias) {
+      L.bq = b.vector(p + "attn_q.bias", c.q_dim());
+      L.bk = b.vector(p + "attn_k.bias", c.kv_dim());
+      L.bv = b.vector(p + "attn_v.bias", c.kv_dim());
+    }
+    if (c.qk_norm) {
+      L.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim);
+      L.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim);
+    }
+    L.ffn_norm = b.vector(p + "ffn_norm.weight", c.dim);
+    L.w_gate = b.matrix(p + "ffn_gate.weight", c.ffn_dim, c.dim);
+    L.w_up = b.matrix(p + "ffn_up.weight", c.ffn_dim, c.dim);
+    L.w_down = b.matrix(p + "ffn_down.weight", c.dim, c.ffn_dim);
+    w.layers.push_back(std::move(L));
+  }
+  return w;
+}
+
+std::optional<std::string> gguf_name_of_hf(const std::string& n) {
+  if (n == "model.embed_tokens.weight") return "token_embd.weight";
+  if (n == "model.norm.weight") return "output_norm.weight";
+  if (n == "lm_head.weight") return "output.weight";
+  static const std::regex layer_re(R"(model\.layers\.(\d+)\.(.+))");
+  std::smatch m;
+  if (!std::regex_match(n, m, layer_re)) return std::nullopt;
+  const std::string blk = "blk." + m[1].str() + ".";
+  const std::string rest = m[2].str();
+  static const std::pair<const char*, const char*> table[] = {
+      {"input_layernorm.weight", "attn_norm.weight"},
+      {"self_attn.q_proj.weight", "attn_q.weight"},
+      {"self_attn.k_proj.weight", "attn_k.weight"},
+      {"self_attn.v_proj.weight", "attn_v.weight"},
+      {"self_attn.o_proj.weight", "attn_output.weight"},
+      {"self_attn.q_proj.bias", "attn_q.bias"},
+      {"self_attn.k_proj.bias", "attn_k.bias"},
+      {"self_attn.v_proj.bias", "attn_v.bias"},
+      {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+      {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+      {"post_attention_layernorm.weight", "ffn_norm.weight"},
+      {"mlp.gate_proj.weight", "ffn_gate.weight"},
+      {"mlp.up_proj.weight", "ffn_up.weight"},
+      {"mlp.down_proj.weight", "ffn_down.weight"},
+  };
+  for (const auto& [hf, gg] : table)
+    if (rest == hf) return blk + gg;
+  return std::nullopt;
+}
+
+}  // namespace tokenmill

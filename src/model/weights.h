@@ -1,0 +1,52 @@
+// Binding of a checkpoint's tensors to the Llama-family layer structure. Names are normalized to
+// GGUF's (token_embd.weight, blk.N.attn_q.weight, ...) so one forward serves both file kinds.
+// Matrices stay in the mapped file (never copied); small vectors (norms, biases) become f32.
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "formats/tensor_info.h"
+#include "model/model_config.h"
+
+namespace tokenmill {
+
+// A weight matrix in the mapped file: w is [rows, cols] row-major in `dtype`.
+struct MatrixRef {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0;  // d_out
+  int64_t cols = 0;  // d_in
+  size_t nbytes() const { return size_t(rows * cols) * dtype_size_bytes(dtype); }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm;              // [dim]
+  MatrixRef wq, wk, wv, wo;                  // [q_dim, dim], [kv_dim, dim] x2, [dim, q_dim]
+  std::vector<float> bq, bk, bv;             // [q_dim], [kv_dim], [kv_dim]; empty without qkv bias
+  std::vector<float> q_norm, k_norm;         // [head_dim]; empty without qk norm
+  std::vector<float> ffn_norm;               // [dim]
+  MatrixRef w_gate, w_up, w_down;            // [ffn, dim], [ffn, dim], [dim, ffn]
+};
+
+struct ModelWeights {
+  MatrixRef token_embd;                      // [vocab, dim]
+  std::vector<float> output_norm;            // [dim]
+  MatrixRef output;                          // [vocab, dim]; == token_embd when tied
+  std::vector<LayerWeights> layers;
+  std::vector<float> rope_freq_factors;      // [head_dim / 2] (GGUF rope_freqs.weight), may be empty
+  size_t total_bytes = 0;                    // bytes of all bound tensors
+};
+
+// Looks a tensor up by its GGUF-style name; nullptr when absent.
+using TensorLookup = std::function<const TensorInfo*(const std::string& gguf_name)>;
+
+// Binds and shape-checks every tensor the config requires. `source` names the file in errors.
+ModelWeights bind_weights(const ModelConfig& cfg, const TensorLookup& lookup, const std::string& source);
+
+// The GGUF name of a Hugging Face tensor name (model.layers.3.self_attn.q_proj.weight ->
+// blk.3.attn_q.weight); nullopt for names the Llama family does not use (e.g. rotary_emb.inv_freq).
+std::optional<std::string> gguf_name_of_hf(const std::string& hf_name);
+
+}  // namespace tokenmill
