@@ -1,0 +1,100 @@
+// Run-time choice of kernel variant. Each ISA (scalar reference, AVX2, AVX-512) provides the same
+// set of "row-range" kernels; the ops in ops.h split work across the pool and call the variant of
+// the table chosen once from select_isa(). Tests and benchmarks pass a table explicitly to run
+// every variant on one machine.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/cpu_features.h"
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/ops.h"
+
+namespace tokenmill::kernels {
+
+// Largest head_dim attention supports: its per-thread accumulator is a stack buffer of this size.
+inline constexpr size_t kMaxHeadDim = 256;
+
+// Computes output rows [row_begin, row_end) of matmul for every token.
+// x: [n_tokens, d_in] f32, w: [d_out, d_in] in w_dtype, bias: [d_out] or null, y: [n_tokens, d_out].
+using MatmulRowsFn = void (*)(float* y, const float* x, const void* w, DType w_dtype,
+                              const float* bias, size_t n_tokens, size_t d_in, size_t d_out,
+                              size_t row_begin, size_t row_end);
+
+// Attention work is split into items of up to kAttentionHeadsPerItem query heads that share one
+// kv head, so each K/V row is read from memory once for all of them (GQA), not once per head.
+// item = (query_index * n_kv_heads + kv_head) * subgroups + subgroup, where
+// subgroups = ceil((n_heads / n_kv_heads) / kAttentionHeadsPerItem).
+inline constexpr size_t kAttentionHeadsPerItem = 8;
+
+struct AttentionItem {
+  size_t query;       // index into q / q_pos
+  size_t kv_head;     // kv head read by every head of the item
+  size_t head_begin;  // first query head
+  size_t n_heads;     // query heads in the item, 1..kAttentionHeadsPerItem
+};
+
+inline size_t attention_subgroups(size_t n_heads, size_t n_kv_heads) {
+  return (n_heads / n_kv_heads + kAttentionHeadsPerItem - 1) / kAttentionHeadsPerItem;
+}
+inline size_t attention_item_count(size_t n_q, size_t n_heads, size_t n_kv_heads) {
+  return n_q * n_kv_heads * attention_subgroups(n_heads, n_kv_heads);
+}
+inline AttentionItem attention_item(size_t item, size_t n_heads, size_t n_kv_heads) {
+  const size_t group = n_heads / n_kv_heads, subgroups = attention_subgroups(n_heads, n_kv_heads);
+  const size_t subgroup = item % subgroups, query_kv = item / subgroups;
+  const size_t kv_head = query_kv % n_kv_heads;
+  const size_t first_in_group = subgroup * kAttentionHeadsPerItem;
+  const size_t left = group - first_in_group;
+  return {query_kv / n_kv_heads, kv_head, kv_head * group + first_in_group,
+          left < kAttentionHeadsPerItem ? left : kAttentionHeadsPerItem};
+}
+
+// Computes attention items [item_begin, item_end) (see AttentionItem).
+// Arguments as in ops.h attention(); inputs are already validated.
+using AttentionItemsFn = void (*)(float* out, const float* q, const int32_t* q_pos,
+                                  const float* k_cache, const float* v_cache,
+                                  size_t kv_row_stride, const int32_t* slots, size_t n_heads,
+                                  size_t n_kv_heads, size_t head_dim, float scale, size_t window,
+                                  size_t item_begin, size_t item_end);
+
+// x, out: [n_rows, dim], weight: [dim].
+using RmsnormFn = void (*)(float* out, const float* x, const float* weight, size_t n_rows,
+                           size_t dim, float eps);
+// out: [n], src: [n] in dtype.
+using ToF32Fn = void (*)(float* out, const void* src, DType dtype, size_t n);
+// gate, up: [n].
+using SwigluFn = void (*)(float* gate, const float* up, size_t n);
+// x: [n].
+using SoftmaxFn = void (*)(float* x, size_t n);
+
+struct KernelTable {
+  Isa isa;
+  MatmulRowsFn matmul_rows;
+  AttentionItemsFn attention_items;
+  RmsnormFn rmsnorm;
+  ToF32Fn to_f32;
+  SwigluFn swiglu;
+  SoftmaxFn softmax;
+};
+
+// The table of one ISA. Throws Error when this build or this CPU lacks it.
+const KernelTable& kernel_table(Isa isa);
+// The table chosen from select_isa() at first use (then fixed for the life of the process).
+const KernelTable& active_kernel_table();
+
+// The ops of ops.h with an explicit variant; same arguments and checks.
+void matmul(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
+            const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool);
+void rmsnorm(const KernelTable& k, float* out, const float* x, const float* weight,
+             size_t n_rows, size_t dim, float eps);
+void to_f32(const KernelTable& k, float* out, const void* src, DType dtype, size_t n);
+void swiglu(const KernelTable& k, float* gate, const float* up, size_t n);
+void softmax(const KernelTable& k, float* x, size_t n);
+void attention(const KernelTable& k, float* out, const float* q, const int32_t* q_pos,
+               size_t n_q, const float* k_cache, const float* v_cache, size_t kv_row_stride,
+               const int32_t* slots, size_t n_kv, size_t n_heads, size_t n_kv_heads,
+               size_t head_dim, float scale, size_t window, ThreadPool& pool);
+
+}  // namespace tokenmill::kernels

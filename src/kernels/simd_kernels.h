@@ -1,0 +1,337 @@
+// ISA-independent bodies of the SIMD kernels, written once against a vector-traits type V and
+// instantiated by each *_avx2.cpp / *_avx512.cpp with its own V. Every template here depends on
+// V, so the AVX2 and AVX-512 instantiations are distinct symbols: no code compiled for one ISA
+// can be picked by the linker for another. Include only from ISA-specific files.
+//
+// V provides: F (f32 vector), kWidth (lanes), kTileRows and kTileTokens (matmul register tile),
+// zero, set1, load, store, load_partial/store_partial (first n lanes, rest zero),
+// load_f16/load_bf16 (+ _partial), add, sub, mul, div, fmadd, min, max, round, reduce_add,
+// reduce_max, keep_first(v, n) (zero lanes >= n) and mul_pow2(y, n) = y * 2^n for integral n
+// in [-126, 127].
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+#include "kernels/kernel_table.h"
+
+namespace tokenmill::kernels::simd {
+
+// x chunk (tokens x d_in f32) that matmul keeps cache-resident while a thread's weight rows stream
+// past it: half of a 2 MiB L2 leaves room for the weight rows and y.
+inline constexpr size_t kMatmulTokenChunkBytes = size_t(1) << 20;
+// Key positions per online-softmax block: one max/rescale per block instead of per key.
+inline constexpr size_t kAttentionBlock = 16;
+
+// Cephes-style exp: range reduction by ln2 (split in two constants for accuracy) and a degree-6
+// polynomial; about 2 ulp over the clamped range. Inputs below -87.3 give ~1e-38, not 0.
+template <class V>
+inline typename V::F exp(typename V::F x) {
+  x = V::min(V::max(x, V::set1(-87.3365f)), V::set1(88.3762626647949f));
+  const typename V::F n = V::round(V::mul(x, V::set1(1.44269504088896341f)));
+  typename V::F r = V::fmadd(n, V::set1(-0.693359375f), x);
+  r = V::fmadd(n, V::set1(2.12194440e-4f), r);
+  typename V::F p = V::set1(1.9875691500e-4f);
+  p = V::fmadd(p, r, V::set1(1.3981999507e-3f));
+  p = V::fmadd(p, r, V::set1(8.3334519073e-3f));
+  p = V::fmadd(p, r, V::set1(4.1665795894e-2f));
+  p = V::fmadd(p, r, V::set1(1.6666665459e-1f));
+  p = V::fmadd(p, r, V::set1(5.0000001201e-1f));
+  p = V::add(V::fmadd(V::mul(p, r), r, r), V::set1(1.0f));
+  return V::mul_pow2(p, n);
+}
+
+// Loads kWidth (or n, zero-filled) weights starting at element index of a WT array.
+template <class V, DType WT>
+inline typename V::F load_weights(const void* w, size_t index) {
+  if constexpr (WT == DType::F16) return V::load_f16(static_cast<const uint16_t*>(w) + index);
+  else if constexpr (WT == DType::BF16) return V::load_bf16(static_cast<const uint16_t*>(w) + index);
+  else return V::load(static_cast<const float*>(w) + index);
+}
+template <class V, DType WT>
+inline typename V::F load_weights_partial(const void* w, size_t index, size_t n) {
+  if constexpr (WT == DType::F16)
+    return V::load_f16_partial(static_cast<const uint16_t*>(w) + index, n);
+  else if constexpr (WT == DType::BF16)
+    return V::load_bf16_partial(static_cast<const uint16_t*>(w) + index, n);
+  else return V::load_partial(static_cast<const float*>(w) + index, n);
+}
+
+// One register tile: R weight rows x T tokens, dot products over all of d_in. Each weight vector
+// is converted once and used for T tokens; R*T independent accumulators hide FMA latency.
+// x: [n_tokens, d_in], w: [d_out, d_in], y: [n_tokens, d_out]; rows row0.., tokens tok0...
+template <class V, DType WT, size_t R, size_t T>
+inline void matmul_tile(float* y, const float* x, const void* w, const float* bias, size_t d_in,
+                        size_t d_out, size_t row0, size_t tok0) {
+  using F = typename V::F;
+  constexpr size_t N = V::kWidth;
+  F acc[R][T];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; ++t) acc[r][t] = V::zero();
+  const float* x0 = x + tok0 * d_in;
+  const size_t w0 = row0 * d_in;
+  const size_t full = d_in - d_in % N;
+  for (size_t i = 0; i < full; i += N) {
+    F wv[R];
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; ++r) wv[r] = load_weights<V, WT>(w, w0 + r * d_in + i);
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; ++t) {
+      const F xv = V::load(x0 + t * d_in + i);
+#pragma GCC unroll 16
+      for (size_t r = 0; r < R; ++r) acc[r][t] = V::fmadd(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (full < d_in) {
+    const size_t n = d_in - full;
+    F wv[R];
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; ++r) wv[r] = load_weights_partial<V, WT>(w, w0 + r * d_in + full, n);
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; ++t) {
+      const F xv = V::load_partial(x0 + t * d_in + full, n);
+#pragma GCC unroll 16
+      for (size_t r = 0; r < R; ++r) acc[r][t] = V::fmadd(wv[r], xv, acc[r][t]);
+    }
+  }
+#pragma GCC unroll 16
+  for (size_t r = 0; r < R; ++r) {
+    const float b = bias != nullptr ? bias[row0 + r] : 0.0f;
+#pragma GCC unroll 16
+    for (size_t t = 0; t < T; ++t) y[(tok0 + t) * d_out + row0 + r] = V::reduce_add(acc[r][t]) + b;
+  }
+}
+
+// The last n_left (< kTileTokens) tokens of a row block: picks the tile with T == n_left.
+template <class V, DType WT, size_t R, size_t T>
+inline void matmul_token_tail(float* y, const float* x, const void* w, const float* bias,
+                              size_t d_in, size_t d_out, size_t row0, size_t tok0, size_t n_left) {
+  if (n_left == T) {
+    matmul_tile<V, WT, R, T>(y, x, w, bias, d_in, d_out, row0, tok0);
+  } else if constexpr (T > 1) {
+    matmul_token_tail<V, WT, R, T - 1>(y, x, w, bias, d_in, d_out, row0, tok0, n_left);
+  }
+}
+
+// Tokens [tok_begin, tok_end) for the R rows starting at row0.
+template <class V, DType WT, size_t R>
+inline void matmul_row_block(float* y, const float* x, const void* w, const float* bias,
+                             size_t d_in, size_t d_out, size_t row0, size_t tok_begin,
+                             size_t tok_end) {
+  constexpr size_t TT = V::kTileTokens;
+  size_t t = tok_begin;
+  for (; t + TT <= tok_end; t += TT) matmul_tile<V, WT, R, TT>(y, x, w, bias, d_in, d_out, row0, t);
+  if (t < tok_end) {
+    matmul_token_tail<V, WT, R, TT - 1>(y, x, w, bias, d_in, d_out, row0, t, tok_end - t);
+  }
+}
+
+template <class V, DType WT>
+void matmul_rows_typed(float* y, const float* x, const void* w, const float* bias,
+                       size_t n_tokens, size_t d_in, size_t d_out, size_t row_begin,
+                       size_t row_end) {
+  constexpr size_t RT = V::kTileRows, TT = V::kTileTokens;
+  // Token chunks bound the x working set to L2; within a chunk every weight row is read from
+  // memory once and reused from cache by each token tile.
+  const size_t chunk_fit = kMatmulTokenChunkBytes / (d_in * sizeof(float));
+  const size_t chunk = chunk_fit < TT ? TT : chunk_fit / TT * TT;
+  for (size_t tc = 0; tc < n_tokens; tc += chunk) {
+    const size_t tc_end = tc + chunk < n_tokens ? tc + chunk : n_tokens;
+    size_t r = row_begin;
+    for (; r + RT <= row_end; r += RT)
+      matmul_row_block<V, WT, RT>(y, x, w, bias, d_in, d_out, r, tc, tc_end);
+    for (; r < row_end; ++r) matmul_row_block<V, WT, 1>(y, x, w, bias, d_in, d_out, r, tc, tc_end);
+  }
+}
+
+template <class V>
+void matmul_rows(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
+                 size_t n_tokens, size_t d_in, size_t d_out, size_t row_begin, size_t row_end) {
+  switch (w_dtype) {
+    case DType::F16:
+      return matmul_rows_typed<V, DType::F16>(y, x, w, bias, n_tokens, d_in, d_out, row_begin, row_end);
+    case DType::BF16:
+      return matmul_rows_typed<V, DType::BF16>(y, x, w, bias, n_tokens, d_in, d_out, row_begin, row_end);
+    default:
+      return matmul_rows_typed<V, DType::F32>(y, x, w, bias, n_tokens, d_in, d_out, row_begin, row_end);
+  }
+}
+
+// sum_i a[i] * b[i]. a, b: [n].
+template <class V>
+inline float dot(const float* a, const float* b, size_t n) {
+  constexpr size_t N = V::kWidth;
+  typename V::F acc0 = V::zero(), acc1 = V::zero();
+  size_t i = 0;
+  for (; i + 2 * N <= n; i += 2 * N) {
+    acc0 = V::fmadd(V::load(a + i), V::load(b + i), acc0);
+    acc1 = V::fmadd(V::load(a + i + N), V::load(b + i + N), acc1);
+  }
+  for (; i < n; i += N) {
+    const size_t m = n - i < N ? n - i : N;
+    acc0 = V::fmadd(V::load_partial(a + i, m), V::load_partial(b + i, m), acc0);
+  }
+  return V::reduce_add(V::add(acc0, acc1));
+}
+
+// acc[d] = acc[d] * keep + sum_c weight[c] * v_rows[c][d] for d < n, c < count. Each acc
+// vector is loaded and stored once per block of keys rather than once per key.
+// acc: [n], weight: [count], v_rows: count pointers to [n].
+template <class V>
+inline void accumulate_values(float* acc, float keep, const float* weight,
+                              const float* const* v_rows, size_t count, size_t n) {
+  constexpr size_t N = V::kWidth;
+  const typename V::F k = V::set1(keep);
+  for (size_t d = 0; d < n; d += N) {
+    const size_t m = n - d < N ? n - d : N;
+    typename V::F a = V::mul(V::load_partial(acc + d, m), k);
+    if (m == N) {
+      for (size_t c = 0; c < count; ++c) a = V::fmadd(V::load(v_rows[c] + d), V::set1(weight[c]), a);
+    } else {
+      for (size_t c = 0; c < count; ++c)
+        a = V::fmadd(V::load_partial(v_rows[c] + d, m), V::set1(weight[c]), a);
+    }
+    V::store_partial(acc + d, a, m);
+  }
+}
+
+template <class V>
+void attention_items(float* out, const float* q, const int32_t* q_pos, const float* k_cache,
+                     const float* v_cache, size_t kv_row_stride, const int32_t* slots,
+                     size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale,
+                     size_t window, size_t item_begin, size_t item_end) {
+  constexpr size_t B = kAttentionBlock, H = kAttentionHeadsPerItem, N = V::kWidth;
+  for (size_t item = item_begin; item < item_end; ++item) {
+    const AttentionItem it = attention_item(item, n_heads, n_kv_heads);
+    const size_t kv_offset = it.kv_head * head_dim;
+    const float* q_item = q + (it.query * n_heads + it.head_begin) * head_dim;  // [it.n_heads, head_dim]
+    const size_t last = size_t(q_pos[it.query]);
+    const size_t first = (window == 0 || last + 1 <= window) ? 0 : last + 1 - window;
+    // Per head: unnormalized sum of weight * v, running max score, running sum of weights.
+    alignas(64) float acc[H][kMaxHeadDim];  // [it.n_heads, head_dim]
+    float running_max[H], running_sum[H];
+    for (size_t g = 0; g < it.n_heads; ++g) {
+      for (size_t d = 0; d < head_dim; ++d) acc[g][d] = 0.0f;
+      running_max[g] = -INFINITY;
+      running_sum[g] = 0.0f;
+    }
+    for (size_t p0 = first; p0 <= last; p0 += B) {
+      const size_t count = last + 1 - p0 < B ? last + 1 - p0 : B;
+      const float* k_rows[B];  // [count] key rows of this block
+      const float* v_rows[B];  // [count] value rows of this block
+      for (size_t c = 0; c < count; ++c) {
+        const size_t row = size_t(slots[p0 + c]) * kv_row_stride + kv_offset;
+        k_rows[c] = k_cache + row;
+        v_rows[c] = v_cache + row;
+      }
+      // The block's K/V rows (count * head_dim floats each) stay in L1 across the item's heads.
+      for (size_t g = 0; g < it.n_heads; ++g) {
+        const float* q_h = q_item + g * head_dim;  // [head_dim]
+        alignas(64) float weight[B];  // [count] scores, then exp(score - running_max)
+        float block_max = -INFINITY;
+        for (size_t c = 0; c < count; ++c) {
+          weight[c] = dot<V>(q_h, k_rows[c], head_dim) * scale;
+          block_max = weight[c] > block_max ? weight[c] : block_max;
+        }
+        // Rescale what was summed so far only when the maximum grows (exp(-inf) = 0 at start).
+        float keep = 1.0f;
+        if (block_max > running_max[g]) {
+          keep = std::exp(running_max[g] - block_max);
+          running_sum[g] *= keep;
+          running_max[g] = block_max;
+        }
+        for (size_t c = 0; c < count; c += N) {
+          const size_t m = count - c < N ? count - c : N;
+          const typename V::F s = V::sub(V::load_partial(weight + c, m), V::set1(running_max[g]));
+          V::store_partial(weight + c, exp<V>(s), m);
+        }
+        for (size_t c = 0; c < count; ++c) running_sum[g] += weight[c];
+        accumulate_values<V>(acc[g], keep, weight, v_rows, count, head_dim);
+      }
+    }
+    for (size_t g = 0; g < it.n_heads; ++g) {
+      float* out_h = out + (it.query * n_heads + it.head_begin + g) * head_dim;  // [head_dim]
+      const typename V::F inv_sum = V::set1(1.0f / running_sum[g]);
+      for (size_t d = 0; d < head_dim; d += N) {
+        const size_t m = head_dim - d < N ? head_dim - d : N;
+        V::store_partial(out_h + d, V::mul(V::load_partial(acc[g] + d, m), inv_sum), m);
+      }
+    }
+  }
+}
+
+template <class V>
+void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim,
+             float eps) {
+  constexpr size_t N = V::kWidth;
+  for (size_t r = 0; r < n_rows; ++r) {
+    const float* x_r = x + r * dim;  // [dim]
+    float* out_r = out + r * dim;    // [dim], may alias x_r
+    const float inv_rms = 1.0f / std::sqrt(dot<V>(x_r, x_r, dim) / float(dim) + eps);
+    const typename V::F s = V::set1(inv_rms);
+    for (size_t i = 0; i < dim; i += N) {
+      const size_t m = dim - i < N ? dim - i : N;
+      const typename V::F v = V::mul(V::mul(V::load_partial(x_r + i, m), s), V::load_partial(weight + i, m));
+      V::store_partial(out_r + i, v, m);
+    }
+  }
+}
+
+template <class V, DType WT>
+void to_f32_typed(float* out, const void* src, size_t n) {
+  constexpr size_t N = V::kWidth;
+  size_t i = 0;
+  for (; i + N <= n; i += N) V::store(out + i, load_weights<V, WT>(src, i));
+  if (i < n) V::store_partial(out + i, load_weights_partial<V, WT>(src, i, n - i), n - i);
+}
+
+template <class V>
+void to_f32(float* out, const void* src, DType dtype, size_t n) {
+  switch (dtype) {
+    case DType::F16: return to_f32_typed<V, DType::F16>(out, src, n);
+    case DType::BF16: return to_f32_typed<V, DType::BF16>(out, src, n);
+    default: return to_f32_typed<V, DType::F32>(out, src, n);
+  }
+}
+
+template <class V>
+void swiglu(float* gate, const float* up, size_t n) {
+  constexpr size_t N = V::kWidth;
+  const typename V::F one = V::set1(1.0f);
+  for (size_t i = 0; i < n; i += N) {
+    const size_t m = n - i < N ? n - i : N;
+    const typename V::F g = V::load_partial(gate + i, m);
+    const typename V::F silu = V::div(g, V::add(one, exp<V>(V::sub(V::zero(), g))));
+    V::store_partial(gate + i, V::mul(silu, V::load_partial(up + i, m)), m);
+  }
+}
+
+template <class V>
+void softmax(float* x, size_t n) {
+  constexpr size_t N = V::kWidth;
+  if (n == 0) return;
+  typename V::F vmax = V::set1(-INFINITY);
+  size_t i = 0;
+  for (; i + N <= n; i += N) vmax = V::max(vmax, V::load(x + i));
+  float max_x = V::reduce_max(vmax);
+  for (; i < n; ++i) max_x = x[i] > max_x ? x[i] : max_x;
+  const typename V::F vm = V::set1(max_x);
+  typename V::F vsum = V::zero();
+  for (i = 0; i < n; i += N) {
+    const size_t m = n - i < N ? n - i : N;
+    const typename V::F e = exp<V>(V::sub(V::load_partial(x + i, m), vm));
+    // Lanes past n hold exp(0 - max) garbage; store_partial drops them, the sum must too.
+    vsum = V::add(vsum, V::keep_first(e, m));
+    V::store_partial(x + i, e, m);
+  }
+  const typename V::F inv = V::set1(1.0f / V::reduce_add(vsum));
+  for (i = 0; i < n; i += N) {
+    const size_t m = n - i < N ? n - i : N;
+    V::store_partial(x + i, V::mul(V::load_partial(x + i, m), inv), m);
+  }
+}
+
+}  // namespace tokenmill::kernels::simd

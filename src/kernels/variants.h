@@ -1,0 +1,41 @@
+// Per-ISA kernel entry points (see kernel_table.h for the argument contracts). ref:: is the
+// scalar specification; avx2:: and avx512:: exist only on x86-64 and may only be called when
+// the CPU has that ISA (kernel_table() checks this).
+#pragma once
+#include "kernels/kernel_table.h"
+
+namespace tokenmill::kernels {
+
+#define TOKENMILL_KERNEL_VARIANT_DECLS                                                          \
+  void matmul_rows(float* y, const float* x, const void* w, DType w_dtype, const float* bias,   \
+                   size_t n_tokens, size_t d_in, size_t d_out, size_t row_begin,                \
+                   size_t row_end);                                                             \
+  void attention_items(float* out, const float* q, const int32_t* q_pos, const float* k_cache, \
+                       const float* v_cache, size_t kv_row_stride, const int32_t* slots,        \
+                       size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale,         \
+                       size_t window, size_t item_begin, size_t item_end);                      \
+  void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim,      \
+               float eps);                                                                      \
+  void to_f32(float* out, const void* src, DType dtype, size_t n);                              \
+  void swiglu(float* gate, const float* up, size_t n);                                          \
+  void softmax(float* x, size_t n);
+
+namespace ref {
+TOKENMILL_KERNEL_VARIANT_DECLS
+// The rope spec; rope has no SIMD variant (sin/cos per pair dominate and are shared by heads).
+void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_tokens,
+          size_t n_heads, size_t head_dim, size_t rot_dim, RopeStyle style);
+}  // namespace ref
+
+#if defined(__x86_64__) || defined(_M_X64)
+namespace avx2 {
+TOKENMILL_KERNEL_VARIANT_DECLS
+}  // namespace avx2
+namespace avx512 {
+TOKENMILL_KERNEL_VARIANT_DECLS
+}  // namespace avx512
+#endif
+
+#undef TOKENMILL_KERNEL_VARIANT_DECLS
+
+}  // namespace tokenmill::kernels
