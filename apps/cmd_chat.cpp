@@ -28,7 +28,7 @@ void chat(const ChatFlags& f) {
   Generator gen(m, f.model.generator_options());
   ChatFormatter fmt(m.chat_template, *m.tokenizer);
   if (fmt.uses_fallback()) std::fprintf(stderr, "note: the model has no chat template; using ChatML\n");
-  nlohmann::json messages = nlohmann::json::array();
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (!f.system.empty()) messages.push_back({{"role", "system"}, {"content", f.system}});
   const bool interactive = f.prompts.empty();
   const bool tty = isatty(STDIN_FILENO);

@@ -17,9 +17,9 @@ ChatFormatter::ChatFormatter(const std::string& source, const Tokenizer& tokeniz
   }
 }
 
-std::string ChatFormatter::render(const nlohmann::json& messages, bool add_generation_prompt,
-                                  const nlohmann::json& extra) const {
-  nlohmann::json ctx = extra.is_object() ? extra : nlohmann::json::object();
+std::string ChatFormatter::render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                                  const nlohmann::ordered_json& extra) const {
+  nlohmann::ordered_json ctx = extra.is_object() ? extra : nlohmann::ordered_json::object();
   ctx["messages"] = messages;
   ctx["add_generation_prompt"] = add_generation_prompt;
   const int32_t bos = tokenizer_.bos_id(), eos = tokenizer_.eos_id();
@@ -35,7 +35,7 @@ std::string ChatFormatter::render(const nlohmann::json& messages, bool add_gener
 std::vector<int32_t> ChatFormatter::tokenize(const std::string& rendered) const {
   std::vector<int32_t> ids = tokenizer_.encode(rendered, false, true);
   const int32_t bos = tokenizer_.bos_id();
-  if (tokenizer_.add_bos() && bos >= 0 && (ids.empty() || ids.front() != bos)) ids.insert(ids.begin(), bos);
+  if (tokenizer_.spec().add_bos && bos >= 0 && (ids.empty() || ids.front() != bos)) ids.insert(ids.begin(), bos);
   return ids;
 }
 

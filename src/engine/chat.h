@@ -20,8 +20,8 @@ class ChatFormatter {
   ChatFormatter(const std::string& template_source, const Tokenizer& tokenizer);
 
   // messages: [{"role": ..., "content": ...}, ...]; extra keys (e.g. tools) merge into the context.
-  std::string render(const nlohmann::json& messages, bool add_generation_prompt,
-                     const nlohmann::json& extra_context = nlohmann::json::object()) const;
+  std::string render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                     const nlohmann::ordered_json& extra_context = nlohmann::ordered_json::object()) const;
   // Token ids of a rendered prompt: special tokens in the text are parsed; BOS is added only when
   // the tokenizer wants one and the template did not already write it.
   std::vector<int32_t> tokenize(const std::string& rendered) const;

@@ -129,7 +129,7 @@ GenerationStats Generator::generate(const std::vector<int32_t>& prompt, const Sa
   eog.insert(eog.end(), loaded_.generation.eos_token_ids.begin(), loaded_.generation.eos_token_ids.end());
   Sampler sampler(params, std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32));
   StopStringMatcher stops(params.stop);
-  StreamingDetokenizer detok(tok);
+  StreamingDetokenizer detok(tok, true);
   std::vector<int32_t> output;
   const int32_t max_new = params.max_tokens.value_or(context_tokens_);
   const auto t1 = Clock::now();
@@ -149,7 +149,7 @@ GenerationStats Generator::generate(const std::vector<int32_t>& prompt, const Sa
       st.finish = is_stop_id ? FinishReason::Stop : FinishReason::Eos;
       break;
     }
-    const auto [text, stopped] = stops.feed(detok.push(id));
+    const auto [text, stopped] = stops.feed(detok.feed(id));
     emit(text);
     if (stopped) {
       st.finish = FinishReason::Stop;
@@ -169,7 +169,7 @@ GenerationStats Generator::generate(const std::vector<int32_t>& prompt, const Sa
     cached_tokens_.push_back(id);
   }
   if (st.finish != FinishReason::Stop && st.finish != FinishReason::Cancelled) {
-    emit(stops.feed(detok.flush()).first);
+    emit(stops.feed(detok.finish()).text);
     emit(stops.flush());
   }
   st.decode_seconds = seconds_since(t1);

@@ -11,6 +11,7 @@
 #include "model/model_config.h"
 #include "model/weights.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_loaders.h"
 
 namespace tokenmill {
 

@@ -135,8 +135,19 @@ ModelConfig config_from_hf(const nlohmann::json& j, const std::string& source) {
     if (j.value("use_sliding_window", false))
       throw Error(src + ": use_sliding_window=true is not supported for " + c.architecture);
   }
-  if (j.contains("rope_scaling") && j["rope_scaling"].is_object()) {
-    const auto& rs = j["rope_scaling"];
+  // transformers >= 5 writes rope settings as "rope_parameters" {rope_type, rope_theta, ...};
+  // older configs use top-level "rope_theta" and an optional "rope_scaling" object.
+  const char* rope_key = j.contains("rope_parameters") && j["rope_parameters"].is_object() ? "rope_parameters"
+                                                                                           : "rope_scaling";
+  if (j.contains("rope_parameters") && j["rope_parameters"].is_object()) {
+    const auto& rp = j["rope_parameters"];
+    if (rp.contains("rope_theta")) {
+      check(rp["rope_theta"].is_number(), src + ": field 'rope_parameters.rope_theta' must be a number");
+      c.rope_theta = rp["rope_theta"].get<float>();
+    }
+  }
+  if (j.contains(rope_key) && j[rope_key].is_object()) {
+    const auto& rs = j[rope_key];
     const std::string type = rs.value("rope_type", rs.value("type", std::string("default")));
     if (type == "llama3") {
       c.rope_scaling.type = RopeScalingType::Llama3;

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/chat.h"
 #include "engine/generator.h"
 #include "engine/hf_to_gguf.h"
 #include "engine/model_loader.h"
@@ -50,6 +51,8 @@ struct PathCase {
   std::string name;
   std::string path_kind;  // "hf", "gguf" (gguf package), "converted" (tokenmill convert)
 };
+
+void PrintTo(const PathCase& c, std::ostream* os) { *os << c.name << "/" << c.path_kind; }
 
 class OracleTest : public ::testing::TestWithParam<PathCase> {};
 
@@ -127,8 +130,24 @@ TEST_P(OracleTest, TokenizationMatchesTokenizersLibrary) {
   const auto tok = load_tokenizer(files);
   for (const auto& t : ref["tokenize"]) {
     const std::string text = t["text"].get<std::string>();
-    EXPECT_EQ(tok->encode(text, true, false), t["ids"].get<std::vector<int32_t>>())
+    // Hugging Face tokenizers match added/special tokens written in the text.
+    EXPECT_EQ(tok->encode(text, true, true), t["ids"].get<std::vector<int32_t>>())
         << pc.name << " via " << pc.path_kind << ": '" << text << "'";
+  }
+}
+
+TEST_P(OracleTest, ChatTemplateMatchesTransformers) {
+  const PathCase pc = GetParam();
+  const nlohmann::json ref = read_json(fixtures_dir() / pc.name / "reference.json");
+  if (!ref.contains("chat")) GTEST_SKIP() << "no chat reference";
+  LoadedModel m = load_model(model_path(pc));
+  ASSERT_FALSE(m.chat_template.empty()) << "the model's chat template was not loaded";
+  ChatFormatter fmt(m.chat_template, *m.tokenizer);
+  for (const auto& c : ref["chat"]) {
+    const auto messages = nlohmann::ordered_json::parse(c["messages"].dump());
+    const std::string text = fmt.render(messages, c["add_generation_prompt"].get<bool>());
+    EXPECT_EQ(text, c["text"].get<std::string>()) << pc.name << " via " << pc.path_kind;
+    EXPECT_EQ(fmt.tokenize(text), c["ids"].get<std::vector<int32_t>>()) << pc.name << " via " << pc.path_kind;
   }
 }
 
