@@ -23,6 +23,7 @@ constexpr int64_t kMaxVocab = 16 * 1024 * 1024;
 struct Pipeline {
   bool prepend_metaspace = false;  // normalizer Prepend("▁")
   bool replace_spaces = false;     // normalizer Replace(" " -> "▁")
+  bool nfc = false;                // normalizer NFC
   bool byte_level = false;         // a ByteLevel pre-tokenizer
   bool byte_level_prefix = false;  // its add_prefix_space
   std::vector<std::string> regexes;
@@ -60,7 +61,7 @@ void read_normalizer(const json& node, Pipeline& p) {
     }
     p.replace_spaces = true;
   } else if (type == "NFC") {
-    // Accepted: text is assumed to be NFC already (nearly all text is); see docs/tokenizers.md.
+    p.nfc = true;
   } else {
     unsupported("normalizer '" + type + "'");
   }
@@ -291,6 +292,7 @@ TokenizerSpec build_spec(const json& root, const json* config) {
     unsupported("BPE without a ByteLevel or Metaspace pre-tokenizer");
   }
   spec.strip_leading_space_on_decode = p.strip_on_decode;
+  spec.normalize_nfc = p.nfc;
 
   if (model.contains("unk_token") && !model["unk_token"].is_null()) {
     spec.unk_id = id_of(spec, model["unk_token"].get<std::string>());

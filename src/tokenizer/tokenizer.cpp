@@ -299,8 +299,14 @@ std::string Tokenizer::space_prefixed(const Segment& segment, bool first_segment
   return out;
 }
 
-void Tokenizer::encode_segment(const Segment& segment, bool first_segment,
+void Tokenizer::encode_segment(const Segment& raw_segment, bool first_segment,
                                std::vector<int32_t>& out) const {
+  std::string normalized;
+  Segment segment = raw_segment;
+  if (spec_.normalize_nfc) {
+    normalized = utf8::nfc(raw_segment.text);
+    segment.text = normalized;
+  }
   if (spec_.model == TokenizerModel::spm) {
     const std::string escaped = replace_all(space_prefixed(segment, first_segment, " "), " ", kMetaspace);
     SpmVocabView vocab{&piece_index_, spec_.scores, byte_tokens_, spec_.unk_id};

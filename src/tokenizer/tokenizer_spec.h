@@ -67,6 +67,9 @@ struct TokenizerSpec {
   bool byte_fallback = false;  // characters missing from the vocabulary become <0xXX> tokens
   bool ignore_merges = false;  // a pre-token that is itself a token is not merged (Llama 3)
   bool metaspace_split = false;  // non-byte BPE: split segments before each "▁" (Metaspace split)
+  // Unicode NFC normalization of text between special tokens (tokenizer.json normalizer "NFC",
+  // e.g. Qwen2). GGUF has no key for it: like llama.cpp, GGUF vocabularies do not normalize.
+  bool normalize_nfc = false;
 
   // Special ids; -1 when the vocabulary has none.
   int32_t bos_id = -1;

@@ -1,3 +1,6 @@
+#include <utf8proc.h>
+
+#include <cstdlib>
 #include "tokenizer/utf8.h"
 
 namespace tokenmill::utf8 {
@@ -118,6 +121,22 @@ size_t incomplete_tail_length(std::string_view text) {
     return (p.matched == back && p.expected > back) ? back : 0;
   }
   return 0;
+}
+
+}  // namespace tokenmill::utf8
+
+namespace tokenmill::utf8 {
+
+std::string nfc(std::string_view text) {
+  if (text.empty()) return std::string();
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()), utf8proc_ssize_t(text.size()), &out,
+                   utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
+  if (n < 0) return std::string(text);
+  std::string result(reinterpret_cast<const char*>(out), size_t(n));
+  std::free(out);
+  return result;
 }
 
 }  // namespace tokenmill::utf8

@@ -21,6 +21,9 @@ uint32_t decode_at(std::string_view text, size_t pos, size_t length);
 // subpart (the WHATWG / Unicode "substitution of maximal subparts" practice, as Python's and
 // Rust's lossy decoders do).
 std::string sanitize(std::string_view text);
+// Unicode normalization form C of valid UTF-8 text (utf8proc); input that is not valid UTF-8 is
+// returned unchanged.
+std::string nfc(std::string_view text);
 
 bool is_valid(std::string_view text);
 

@@ -287,3 +287,20 @@ TEST(BadInput, TokenizerJsonErrorsNameTheProblem) {
 
 }  // namespace
 }  // namespace tokenmill
+
+namespace tokenmill {
+namespace {
+
+// tokenizer.json's NFC normalizer (Qwen2): decomposed input tokenizes as its composed form.
+// Expected ids from the Hugging Face tokenizers package on the same file.
+TEST(Tokenizer, NfcNormalizerComposesBeforeTokenizing) {
+  const std::string path = TOKENMILL_SOURCE_DIR "/tests/fixtures/models/qwen2/hf/tokenizer.json";
+  const Tokenizer tok(spec_from_tokenizer_json(path, nullptr));
+  ASSERT_TRUE(tok.spec().normalize_nfc);
+  const std::string nfd = "Cafe\xCC\x81 na\xCC\x88ive \xE1\x84\x80\xE1\x85\xA1 <|im_start|>x";
+  const std::vector<int32_t> want = {34, 64, 69, 127, 102, 276, 127, 97, 72, 85, 68, 220, 166, 108, 222, 220, 318, 87};
+  EXPECT_EQ(tok.encode(nfd, false, true), want);
+}
+
+}  // namespace
+}  // namespace tokenmill
