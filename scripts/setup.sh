@@ -5,9 +5,9 @@ set -euo pipefail
 
 APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
-  nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-pip
+  python3 python3-pip prometheus
 )
 
 missing=()
@@ -23,7 +23,7 @@ if ((${#missing[@]})); then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if ! python3 -c "import pytest, numpy, gguf" 2>/dev/null; then
+if ! python3 -c "import pytest, numpy, gguf, openai" 2>/dev/null; then
   echo "setup: installing Python packages from python/requirements.txt"
   python3 -m pip install -q -r "$here/python/requirements.txt" 2>/dev/null ||
     python3 -m pip install -q --break-system-packages -r "$here/python/requirements.txt"

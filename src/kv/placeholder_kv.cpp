@@ -1,0 +1,1 @@
+// placeholder translation unit so the layer library is never empty.
