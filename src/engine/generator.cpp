@@ -129,7 +129,7 @@ GenerationStats Generator::generate(const std::vector<int32_t>& prompt, const Sa
   eog.insert(eog.end(), loaded_.generation.eos_token_ids.begin(), loaded_.generation.eos_token_ids.end());
   Sampler sampler(params, std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32));
   StopStringMatcher stops(params.stop);
-  StreamingDetokenizer detok(tok, true);
+  StreamingDetokenizer detok(tok, true, false);
   std::vector<int32_t> output;
   const int32_t max_new = params.max_tokens.value_or(context_tokens_);
   const auto t1 = Clock::now();

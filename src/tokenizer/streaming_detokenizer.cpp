@@ -4,8 +4,10 @@
 
 namespace tokenmill {
 
-StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special)
-    : tokenizer_(&tokenizer), skip_special_(skip_special) {}
+StreamingDetokenizer::StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special,
+                                           bool at_text_start)
+    : tokenizer_(&tokenizer), skip_special_(skip_special), at_text_start_(at_text_start),
+      first_piece_(at_text_start) {}
 
 std::string StreamingDetokenizer::feed(int32_t id) {
   if (tokenizer_->append_decoded_piece(id, skip_special_, first_piece_, pending_)) {
@@ -22,7 +24,7 @@ std::string StreamingDetokenizer::feed(int32_t id) {
 std::string StreamingDetokenizer::finish() {
   std::string rest = utf8::sanitize(pending_);
   pending_.clear();
-  first_piece_ = true;
+  first_piece_ = at_text_start_;
   return rest;
 }
 

@@ -12,8 +12,11 @@ namespace tokenmill {
 
 class StreamingDetokenizer {
  public:
-  // The tokenizer must outlive this object.
-  explicit StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special = false);
+  // The tokenizer must outlive this object. at_text_start = false for a continuation of text
+  // (generated tokens after a prompt): the first piece keeps its leading space, which decode()
+  // of a whole text strips for SentencePiece-style vocabularies.
+  explicit StreamingDetokenizer(const Tokenizer& tokenizer, bool skip_special = false,
+                                bool at_text_start = true);
 
   // Text safe to emit after `id` (often empty while a character is incomplete). Throws Error
   // for an id outside the vocabulary.
@@ -29,6 +32,7 @@ class StreamingDetokenizer {
  private:
   const Tokenizer* tokenizer_;
   bool skip_special_;
+  bool at_text_start_ = true;
   bool first_piece_ = true;
   std::string pending_;
 };

@@ -304,3 +304,27 @@ TEST(Tokenizer, NfcNormalizerComposesBeforeTokenizing) {
 
 }  // namespace
 }  // namespace tokenmill
+
+namespace tokenmill {
+namespace {
+
+// A continuation keeps the space a SentencePiece piece starts with; a whole text drops it.
+TEST(StreamingDetokenizer, ContinuationKeepsLeadingSpace) {
+  const std::string path = TOKENMILL_SOURCE_DIR "/../shared/testdata/vocab/ggml-vocab-llama-spm.gguf";
+  const Tokenizer tok(load_tokenizer_spec(path));
+  const std::vector<int32_t> ids = tok.encode(" there", false, false);
+  ASSERT_FALSE(ids.empty());
+  StreamingDetokenizer whole(tok, true, true), continuation(tok, true, false);
+  std::string a, b;
+  for (int32_t id : ids) {
+    a += whole.feed(id);
+    b += continuation.feed(id);
+  }
+  a += whole.finish();
+  b += continuation.finish();
+  EXPECT_EQ(a, tok.decode(ids));
+  EXPECT_EQ(b, " " + a);
+}
+
+}  // namespace
+}  // namespace tokenmill
