@@ -1,4 +1,5 @@
 // `tokenmill run`: prompt in, text streamed to stdout, timings on stderr.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -7,6 +8,7 @@
 #include "cli_common.h"
 #include "core/error.h"
 #include "engine/model_loader.h"
+#include "run_batch.h"
 
 namespace tokenmill::cli {
 
@@ -19,6 +21,9 @@ struct RunFlags {
   std::string prompt_file;
   bool no_special = false;
   bool quiet = false;
+  std::string batch_file;
+  std::string batch_output;
+  int32_t max_num_seqs = 64;
 };
 
 std::string read_text_file(const std::string& path) {
@@ -30,6 +35,17 @@ std::string read_text_file(const std::string& path) {
 }
 
 void run(const RunFlags& f) {
+  if (!f.batch_file.empty()) {
+    check(f.prompt.empty() && f.prompt_file.empty(), "--batch takes prompts from its file, not -p/-f");
+    EngineConfig ec;
+    ec.threads = f.model.threads;
+    ec.max_model_len = f.model.ctx;
+    ec.max_num_batched_tokens = std::max(f.model.batch, 1);
+    ec.max_num_seqs = f.max_num_seqs;
+    ec.max_queued_requests = 1 << 20;  // offline: everything waits its turn
+    run_batch(f.batch_file, f.batch_output, f.model.model, ec, f.sampling.params());
+    return;
+  }
   check(f.prompt.empty() || f.prompt_file.empty(), "give either -p/--prompt or -f/--file, not both");
   const std::string prompt = f.prompt_file.empty() ? f.prompt : read_text_file(f.prompt_file);
   check(!prompt.empty(), "empty prompt: give one with -p TEXT or -f FILE");
@@ -68,6 +84,12 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-f,--file", flags->prompt_file, "Read the prompt from a file");
   cmd->add_flag("--no-special", flags->no_special, "Do not add BOS/EOS tokens around the prompt");
   cmd->add_flag("-q,--quiet", flags->quiet, "Do not echo the prompt");
+  cmd->add_option("--batch", flags->batch_file,
+                  "Offline batch: a JSONL file of requests ({\"prompt\"} or {\"messages\"}, optional max_tokens, "
+                  "temperature, top_p, top_k, seed, stop); results as JSONL");
+  cmd->add_option("-o,--output", flags->batch_output, "With --batch: write results here instead of stdout");
+  cmd->add_option("--max-num-seqs", flags->max_num_seqs, "With --batch: sequences decoded at once")
+      ->check(CLI::PositiveNumber);
   cmd->callback([flags] { run(*flags); });
 }
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
 #include "engine/engine_metrics.h"
 #include "engine/generator.h"
 #include "engine/model_loader.h"

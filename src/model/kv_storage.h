@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "model/model_config.h"
@@ -21,17 +22,27 @@ class KvStorage {
   int32_t block_size() const { return block_size_; }
   int64_t n_slots() const { return int64_t(n_blocks_) * block_size_; }
   size_t row_stride() const { return kv_dim_; }  // floats between consecutive slots
-  size_t size_bytes() const { return 2 * k_.size() * sizeof(float); }
+  size_t size_bytes() const { return 2 * n_floats_ * sizeof(float); }
 
-  float* k(int64_t layer) { return k_.data() + size_t(layer) * layer_floats(); }  // [n_slots, kv_dim]
-  float* v(int64_t layer) { return v_.data() + size_t(layer) * layer_floats(); }  // [n_slots, kv_dim]
+  float* k(int64_t layer) { return k_.get() + size_t(layer) * layer_floats(); }  // [n_slots, kv_dim]
+  float* v(int64_t layer) { return v_.get() + size_t(layer) * layer_floats(); }  // [n_slots, kv_dim]
+
+  // Copies the K/V of every layer from block src to block dst (copy-on-write of shared blocks).
+  void copy_block(int32_t src, int32_t dst);
 
  private:
   size_t layer_floats() const { return size_t(n_slots()) * kv_dim_; }
   int32_t n_blocks_;
   int32_t block_size_;
   size_t kv_dim_;
-  std::vector<float> k_, v_;  // [n_layers, n_slots, kv_dim]
+  size_t n_layers_;
+  size_t n_floats_;  // per tensor: n_layers * n_slots * kv_dim
+  struct FreeDeleter {
+    void operator()(float* p) const;
+  };
+  // calloc'd: large caches get zero pages from the OS lazily, so sizing the cache generously
+  // costs address space, not touched memory.
+  std::unique_ptr<float, FreeDeleter> k_, v_;  // [n_layers, n_slots, kv_dim]
 };
 
 }  // namespace tokenmill

@@ -1,0 +1,207 @@
+// The serving engine on a tiny fixture model: continuous batching gives each request the greedy
+// text it gets alone (and the Generator gets), n > 1 forks, prefix caching, aborts free blocks,
+// and admission rejects what cannot run.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/generator.h"
+#include "engine/model_loader.h"
+
+namespace tokenmill {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string fixture_model() { return std::string(TOKENMILL_SOURCE_DIR) + "/tests/fixtures/models/llama/model.gguf"; }
+
+struct Collected {
+  std::vector<std::string> text;             // per choice
+  std::vector<std::vector<int32_t>> ids;     // per choice
+  std::vector<FinishReason> finish;
+  Usage usage;
+  std::string error;
+};
+
+Collected collect(RequestStream& s, int n = 1) {
+  Collected c;
+  c.text.resize(size_t(n));
+  c.ids.resize(size_t(n));
+  c.finish.resize(size_t(n), FinishReason::Cancelled);
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (;;) {
+    RequestEvent ev;
+    if (!s.next(ev, 100ms)) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        c.error = "timeout";
+        return c;
+      }
+      continue;
+    }
+    for (const ChoiceDelta& d : ev.deltas) {
+      c.text[size_t(d.index)] += d.text;
+      c.ids[size_t(d.index)].insert(c.ids[size_t(d.index)].end(), d.token_ids.begin(), d.token_ids.end());
+      if (d.finish) c.finish[size_t(d.index)] = *d.finish;
+    }
+    if (ev.done) {
+      c.usage = ev.usage;
+      c.error = ev.error;
+      return c;
+    }
+  }
+}
+
+GenerateRequest greedy(const std::string& id, std::vector<int32_t> prompt, int32_t max_tokens) {
+  GenerateRequest r;
+  r.request_id = id;
+  r.prompt_ids = std::move(prompt);
+  r.params.temperature = 0;
+  r.params.max_tokens = max_tokens;
+  r.params.ignore_eos = true;
+  return r;
+}
+
+std::vector<int32_t> prompt_of(int seed, int len) {
+  std::vector<int32_t> p;
+  for (int i = 0; i < len; ++i) p.push_back(4 + (seed * 31 + i * 7) % 300);
+  return p;
+}
+
+EngineConfig small_config() {
+  EngineConfig c;
+  c.threads = 2;
+  c.kv_cache_bytes = size_t(4) << 20;
+  c.max_num_batched_tokens = 32;  // prompts longer than this prefill in chunks
+  c.max_num_seqs = 8;
+  return c;
+}
+
+TEST(Engine, ConcurrentGreedyRequestsMatchTheGenerator) {
+  LoadedModel m = load_model(fixture_model());
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) prompts.push_back(prompt_of(i, 5 + 13 * i));
+  // Reference: one request at a time through the single-sequence Generator.
+  std::vector<std::string> want;
+  {
+    GeneratorOptions go;
+    go.threads = 2;
+    Generator gen(m, go);
+    for (const auto& p : prompts) {
+      SamplingParams sp;
+      sp.temperature = 0;
+      sp.max_tokens = 12;
+      sp.ignore_eos = true;
+      std::string text;
+      gen.generate(p, sp, [&](std::string_view s) {
+        text += s;
+        return true;
+      });
+      want.push_back(text);
+    }
+  }
+  Engine engine(m, small_config());
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    streams.push_back(engine.add_request(greedy("r" + std::to_string(i), prompts[i], 12)));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const Collected c = collect(*streams[i]);
+    ASSERT_EQ(c.error, "");
+    EXPECT_EQ(c.text[0], want[i]) << "request " << i;
+    EXPECT_EQ(c.ids[0].size(), 12u);
+    EXPECT_EQ(c.finish[0], FinishReason::Length);
+    EXPECT_EQ(c.usage.prompt_tokens, int32_t(prompts[i].size()));
+    EXPECT_EQ(c.usage.completion_tokens, 12);
+  }
+  // Gauges are refreshed by the engine thread right after the last event.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (engine.metrics().requests_running.load() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(engine.metrics().requests_running.load(), 0);
+  EXPECT_EQ(engine.metrics().kv_cache_blocks_used.load(), 0);
+}
+
+TEST(Engine, PrefixCacheServesRepeatedPrompt) {
+  LoadedModel m = load_model(fixture_model());
+  Engine engine(m, small_config());
+  const auto prompt = prompt_of(3, 70);
+  const Collected a = collect(*engine.add_request(greedy("a", prompt, 4)));
+  const Collected b = collect(*engine.add_request(greedy("b", prompt, 4)));
+  EXPECT_EQ(a.usage.cached_tokens, 0);
+  EXPECT_EQ(b.usage.cached_tokens, 64);  // whole 16-token blocks, the last token recomputed
+  EXPECT_EQ(a.text[0], b.text[0]);
+  EXPECT_GE(engine.metrics().prefix_cache_hits_tokens.load(), 64u);
+}
+
+TEST(Engine, SeveralChoicesShareThePrompt) {
+  LoadedModel m = load_model(fixture_model());
+  Engine engine(m, small_config());
+  GenerateRequest r = greedy("n3", prompt_of(1, 20), 6);
+  r.n = 3;
+  r.params.temperature = 1.0f;
+  r.params.seed = 5;
+  const Collected c = collect(*engine.add_request(r), 3);
+  ASSERT_EQ(c.error, "");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(c.ids[size_t(i)].size(), 6u) << i;
+  EXPECT_EQ(c.usage.completion_tokens, 18);
+  // Seeded: the same request again gives the same three texts.
+  r.request_id = "n3b";
+  const Collected again = collect(*engine.add_request(r), 3);
+  EXPECT_EQ(again.ids, c.ids);
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (engine.metrics().kv_cache_blocks_used.load() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(engine.metrics().kv_cache_blocks_used.load(), 0);
+}
+
+TEST(Engine, AbortFreesBlocks) {
+  LoadedModel m = load_model(fixture_model());
+  Engine engine(m, small_config());
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  for (int i = 0; i < 8; ++i) streams.push_back(engine.add_request(greedy("x" + std::to_string(i), prompt_of(i, 40), 150)));
+  RequestEvent ev;
+  ASSERT_TRUE(streams[0]->next(ev, 30s));
+  for (auto& s : streams) s->abort();
+  for (auto& s : streams) {
+    const Collected c = collect(*s);
+    EXPECT_EQ(c.error, "");
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while ((engine.metrics().kv_cache_blocks_used.load() != 0 || engine.metrics().requests_running.load() != 0) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(engine.metrics().kv_cache_blocks_used.load(), 0);
+  EXPECT_EQ(engine.metrics().requests_running.load(), 0);
+  // Still serves.
+  const Collected after = collect(*engine.add_request(greedy("after", prompt_of(9, 10), 3)));
+  EXPECT_EQ(after.ids[0].size(), 3u);
+}
+
+TEST(Engine, RejectsWhatCannotRun) {
+  LoadedModel m = load_model(fixture_model());
+  EngineConfig cfg = small_config();
+  cfg.max_queued_requests = 0;
+  cfg.max_num_seqs = 1;
+  Engine engine(m, cfg);
+  auto expect_reject = [&](GenerateRequest r, RejectReason want) {
+    try {
+      engine.add_request(std::move(r));
+      ADD_FAILURE() << "expected a rejection";
+    } catch (const RequestRejected& e) {
+      EXPECT_EQ(e.reason, want) << e.what();
+    }
+  };
+  expect_reject(greedy("long", prompt_of(0, 300), 4), RejectReason::PromptTooLong);  // context is 256
+  expect_reject(greedy("over", prompt_of(0, 200), 100), RejectReason::PromptTooLong);
+  GenerateRequest bad = greedy("bad", prompt_of(0, 5), 4);
+  bad.params.top_p = 2;
+  expect_reject(bad, RejectReason::InvalidParams);
+  expect_reject(greedy("oob", {1, 2, 99999}, 4), RejectReason::InvalidParams);
+  auto first = engine.add_request(greedy("busy", prompt_of(1, 5), 200));
+  expect_reject(greedy("queued", prompt_of(2, 5), 4), RejectReason::QueueFull);
+  first->abort();
+  collect(*first);
+}
+
+}  // namespace
+}  // namespace tokenmill
