@@ -80,3 +80,53 @@ def test_seeded_sampling_is_reproducible(run_cli, fixtures_dir):
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout
     assert a.stdout != c.stdout
+
+
+def test_batch_mode_matches_single_runs(run_cli, fixtures_dir, tmp_path):
+    """Continuous batching gives every request the greedy text a lone `run` gives it."""
+    import json
+    path = fixtures_dir / "models" / "llama" / "model.gguf"
+    prompts = ["hello", "the quick brown fox", "once upon a time there was", "a b c d e f g"]
+    batch = tmp_path / "in.jsonl"
+    batch.write_text("".join(json.dumps({"id": f"p{i}", "prompt": p, "max_tokens": 10, "temperature": 0,
+                                         "ignore_eos": True}) + "\n" for i, p in enumerate(prompts)))
+    out = tmp_path / "out.jsonl"
+    r = run_cli("run", "-m", path, "--batch", batch, "-o", out, "-b", "8")
+    assert r.returncode == 0, r.stderr
+    assert "output tokens/s" in r.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in rows] == [f"p{i}" for i in range(len(prompts))]
+    for p, row in zip(prompts, rows):
+        single = run_cli("run", "-m", path, "-p", p, "-n", "10", "--temp", "0", "--ignore-eos", "-q")
+        assert single.returncode == 0, single.stderr
+        assert row["text"] == single.stdout[:-1]  # run ends its output with a newline
+        assert row["usage"]["completion_tokens"] == 10
+        assert row["finish_reason"] == "length"
+
+
+def test_batch_mode_bad_line(run_cli, fixtures_dir, tmp_path):
+    batch = tmp_path / "bad.jsonl"
+    batch.write_text('{"prompt": "ok"}\n{not json\n')
+    r = run_cli("run", "-m", fixtures_dir / "models" / "llama" / "model.gguf", "--batch", batch)
+    assert r.returncode == 1
+    assert f"{batch}:2" in r.stderr and "invalid JSON" in r.stderr
+
+
+def test_chat_uses_template_and_answers(run_cli, fixtures_dir):
+    path = fixtures_dir / "models" / "llama" / "model.gguf"
+    r = run_cli("chat", "-m", path, "-p", "Hi there", "-p", "And again", "-n", "6", "--temp", "0",
+                "--show-prompt", "--ignore-eos")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("> ") == 2
+    # The model's ChatML template was rendered, and the second turn reused the first turn's KV.
+    assert "<|im_start|>user\nHi there<|im_end|>" in r.stderr
+    assert "cached" in r.stderr
+    second = [line for line in r.stderr.splitlines() if line.startswith("[") and "cached" in line][1]
+    assert "(0 cached)" not in second
+
+
+def test_chat_reads_stdin(run_cli, fixtures_dir):
+    path = fixtures_dir / "models" / "llama" / "model.gguf"
+    r = run_cli("chat", "-m", path, "-n", "4", "--temp", "0", input_text="hello\n\n")
+    assert r.returncode == 0, r.stderr
+    assert "prompt tokens" in r.stderr
