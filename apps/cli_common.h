@@ -46,5 +46,7 @@ void add_logits_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace tokenmill::cli

@@ -1,1 +1,0 @@
-// placeholder translation unit so the layer library is never empty.
