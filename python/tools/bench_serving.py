@@ -131,6 +131,17 @@ def main():
         results[name] = r
         print(f"[{name}] " + json.dumps(r, indent=None), flush=True)
     print(json.dumps(results, indent=2))
+    # The table of docs/benchmarks.md.
+    print("| model | output tok/s c=1 | output tok/s c=16 | gain (whole run) | decode gain (16/TPOT vs c=1) | "
+          "TTFT cold 1024 tok (ms) | TTFT 1000-token prefix cached (ms) | ratio | HTTP c=1 decode tok/s | "
+          "`run` decode tok/s | HTTP / run |")
+    print("| --- " * 11 + "|")
+    for name, r in results.items():
+        print(f"| {name} F16 | {r['output_tokens_per_s_c1']:.2f} | {r['output_tokens_per_s_c16']:.2f} | "
+              f"{r['batching_gain']:.2f}x | {r['decode_batching_gain']:.2f}x | {r['ttft_cold_ms_p50']:.1f} | "
+              f"{r['ttft_cached_prefix_ms_p50']:.1f} | {r['ttft_ratio_cached_over_cold']:.3f} | "
+              f"{r['http_decode_tokens_per_s_c1']:.2f} | {r['run_decode_tokens_per_s']:.2f} | "
+              f"{r['http_over_run']:.3f} |")
 
 
 if __name__ == "__main__":
