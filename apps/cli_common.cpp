@@ -34,8 +34,8 @@ void ModelFlags::add(CLI::App& cmd, bool with_compute) {
   cmd.add_option("-b,--batch-size", batch, "Prefill chunk size in tokens")->check(CLI::PositiveNumber);
 }
 
-GeneratorOptions ModelFlags::generator_options() const {
-  GeneratorOptions o;
+ScorerOptions ModelFlags::scorer_options() const {
+  ScorerOptions o;
   o.threads = threads;
   o.context_tokens = ctx;
   o.max_batch_tokens = batch;

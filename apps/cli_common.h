@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/generator.h"
+#include "engine/prompt_scorer.h"
 #include "sampling/sampling_params.h"
 
 namespace tokenmill::cli {
@@ -19,7 +19,7 @@ struct ModelFlags {
   int32_t ctx = 0;
   int32_t batch = 256;
   void add(CLI::App& cmd, bool with_compute = true);
-  GeneratorOptions generator_options() const;
+  ScorerOptions scorer_options() const;
 };
 
 struct SamplingFlags {

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "engine/chat.h"
 #include "engine/model_loader.h"
+#include "engine_stream.h"
 
 namespace tokenmill::cli {
 
@@ -25,7 +26,8 @@ struct ChatFlags {
 void chat(const ChatFlags& f) {
   const SamplingParams params = f.sampling.params();
   LoadedModel m = load_model(f.model.model);
-  Generator gen(m, f.model.generator_options());
+  // Each turn is a new request; the previous turns' KV blocks stay in the prefix cache.
+  Engine engine(m, single_user_engine_config(m, f.model.threads, f.model.ctx, f.model.batch));
   ChatFormatter fmt(m.chat_template, *m.tokenizer);
   if (fmt.uses_fallback()) std::fprintf(stderr, "note: the model has no chat template; using ChatML\n");
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
@@ -47,18 +49,21 @@ void chat(const ChatFlags& f) {
     messages.push_back({{"role", "user"}, {"content", user}});
     const std::string rendered = fmt.render(messages, true);
     if (f.show_prompt) std::fprintf(stderr, "[prompt]\n%s\n[/prompt]\n", rendered.c_str());
-    const std::vector<int32_t> ids = fmt.tokenize(rendered);
+    GenerateRequest request;
+    request.request_id = "turn-" + std::to_string(messages.size());
+    request.prompt_ids = fmt.tokenize(rendered);
+    request.params = params;
+    fit_max_tokens(request, engine.max_model_len());
     std::string reply;
-    const GenerationStats st = gen.generate(ids, params, [&](std::string_view piece) {
+    const StreamStats st = stream_request(engine, std::move(request), [&](std::string_view piece) {
       reply += piece;
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
-      return true;
     });
     std::fputs("\n", stdout);
     std::fflush(stdout);
     std::fprintf(stderr, "[%d prompt tokens (%d cached), %d generated, %.1f tokens/s, %s]\n", st.prompt_tokens,
-                 st.cached_prompt_tokens, st.generated_tokens, st.decode_tokens_per_s(),
+                 st.cached_tokens, st.generated_tokens, st.decode_tokens_per_s(),
                  std::string(finish_reason_name(st.finish)).c_str());
     messages.push_back({{"role", "assistant"}, {"content", reply}});
   }

@@ -35,8 +35,8 @@ void logits(const LogitsFlags& f) {
   } else {
     ids = m.tokenizer->encode(f.prompt, !f.no_special, false);
   }
-  Generator gen(m, f.model.generator_options());
-  const std::vector<float> out = gen.prompt_logits(ids, f.all);
+  PromptScorer scorer(m, f.model.scorer_options());
+  const std::vector<float> out = scorer.prompt_logits(ids, f.all);
   const size_t vocab = size_t(m.config.vocab_size);
   const size_t rows = out.size() / vocab;
   if (!f.output.empty()) {

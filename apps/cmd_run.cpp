@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "core/error.h"
 #include "engine/model_loader.h"
+#include "engine_stream.h"
 #include "run_batch.h"
 
 namespace tokenmill::cli {
@@ -49,18 +50,20 @@ void run(const RunFlags& f) {
   check(f.prompt.empty() || f.prompt_file.empty(), "give either -p/--prompt or -f/--file, not both");
   const std::string prompt = f.prompt_file.empty() ? f.prompt : read_text_file(f.prompt_file);
   check(!prompt.empty(), "empty prompt: give one with -p TEXT or -f FILE");
-  const SamplingParams params = f.sampling.params();
+  GenerateRequest request;
+  request.request_id = "run";
+  request.params = f.sampling.params();
   LoadedModel m = load_model(f.model.model);
-  Generator gen(m, f.model.generator_options());
-  const std::vector<int32_t> ids = m.tokenizer->encode(prompt, !f.no_special, false);
+  Engine engine(m, single_user_engine_config(m, f.model.threads, f.model.ctx, f.model.batch));
+  request.prompt_ids = m.tokenizer->encode(prompt, !f.no_special, false);
+  fit_max_tokens(request, engine.max_model_len());
   if (!f.quiet) {
     std::fputs(prompt.c_str(), stdout);
     std::fflush(stdout);
   }
-  const GenerationStats st = gen.generate(ids, params, [](std::string_view piece) {
+  const StreamStats st = stream_request(engine, std::move(request), [](std::string_view piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
-    return true;
   });
   std::fputs("\n", stdout);
   std::fflush(stdout);
@@ -68,9 +71,9 @@ void run(const RunFlags& f) {
                "\nprefill: %d tokens in %.3f s = %.2f tokens/s\n"
                "decode:  %d tokens in %.3f s = %.2f tokens/s\n"
                "finish:  %s | threads %d | %s\n",
-               st.prompt_tokens - st.cached_prompt_tokens, st.prefill_seconds, st.prefill_tokens_per_s(),
+               st.prompt_tokens - st.cached_tokens, st.prefill_seconds, st.prefill_tokens_per_s(),
                st.generated_tokens, st.decode_seconds, st.decode_tokens_per_s(),
-               std::string(finish_reason_name(st.finish)).c_str(), gen.pool().size(), f.model.model.c_str());
+               std::string(finish_reason_name(st.finish)).c_str(), engine.threads(), f.model.model.c_str());
 }
 
 }  // namespace

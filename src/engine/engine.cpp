@@ -75,6 +75,7 @@ Engine::Engine(LoadedModel& model, const EngineConfig& config) : model_(model), 
 Engine::~Engine() = default;
 
 int32_t Engine::max_model_len() const { return core_->max_model_len; }
+int Engine::threads() const { return core_->threads(); }
 int64_t Engine::kv_capacity_tokens() const { return int64_t(core_->n_blocks) * config_.block_size; }
 const EngineMetrics& Engine::metrics() const { return core_->metrics; }
 

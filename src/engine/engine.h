@@ -17,7 +17,7 @@
 
 #include "core/error.h"
 #include "engine/engine_metrics.h"
-#include "engine/generator.h"
+#include "engine/finish_reason.h"
 #include "engine/model_loader.h"
 #include "sampling/sampling_params.h"
 
@@ -127,6 +127,7 @@ class Engine {
   const LoadedModel& model() const { return model_; }
   const EngineConfig& config() const { return config_; }
   int32_t max_model_len() const;
+  int threads() const;  // compute threads of the engine's pool
   int64_t kv_capacity_tokens() const;
 
  private:

@@ -62,6 +62,7 @@ class EngineCore {
   bool drain(std::chrono::milliseconds timeout);
   size_t n_pending() const { return pending_.load(); }  // queued or running requests
   bool draining() const { return draining_.load(); }
+  int threads() const { return pool_.size(); }
 
   EngineMetrics metrics;
   const int32_t max_model_len;

@@ -1,12 +1,11 @@
 // The serving engine on a tiny fixture model: continuous batching gives each request the greedy
-// text it gets alone (and the Generator gets), n > 1 forks, prefix caching, aborts free blocks,
+// text it gets alone, n > 1 forks, prefix caching, aborts free blocks,
 // and admission rejects what cannot run.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "engine/engine.h"
-#include "engine/generator.h"
 #include "engine/model_loader.h"
 
 namespace tokenmill {
@@ -77,28 +76,15 @@ EngineConfig small_config() {
   return c;
 }
 
-TEST(Engine, ConcurrentGreedyRequestsMatchTheGenerator) {
+TEST(Engine, ConcurrentGreedyRequestsMatchLoneRequests) {
   LoadedModel m = load_model(fixture_model());
   std::vector<std::vector<int32_t>> prompts;
   for (int i = 0; i < 6; ++i) prompts.push_back(prompt_of(i, 5 + 13 * i));
-  // Reference: one request at a time through the single-sequence Generator.
+  // Reference: each request alone in a fresh engine.
   std::vector<std::string> want;
-  {
-    GeneratorOptions go;
-    go.threads = 2;
-    Generator gen(m, go);
-    for (const auto& p : prompts) {
-      SamplingParams sp;
-      sp.temperature = 0;
-      sp.max_tokens = 12;
-      sp.ignore_eos = true;
-      std::string text;
-      gen.generate(p, sp, [&](std::string_view s) {
-        text += s;
-        return true;
-      });
-      want.push_back(text);
-    }
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    Engine alone(m, small_config());
+    want.push_back(collect(*alone.add_request(greedy("alone", prompts[i], 12))).text[0]);
   }
   Engine engine(m, small_config());
   std::vector<std::shared_ptr<RequestStream>> streams;

@@ -11,7 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/chat.h"
-#include "engine/generator.h"
+#include "engine/engine.h"
+#include "engine/prompt_scorer.h"
 #include "engine/hf_to_gguf.h"
 #include "engine/model_loader.h"
 #include "formats/npy.h"
@@ -70,10 +71,10 @@ TEST_P(OracleTest, LogitsMatchTransformers) {
   const fs::path dir = fixtures_dir() / pc.name;
   const nlohmann::json ref = read_json(dir / "reference.json");
   LoadedModel m = load_model(model_path(pc));
-  GeneratorOptions opt;
+  ScorerOptions opt;
   opt.max_batch_tokens = 16;  // prompts longer than 16 tokens run as several chunks
   opt.threads = 2;
-  Generator gen(m, opt);
+  PromptScorer gen(m, opt);
   const std::string dtype = ref.value("weights_dtype", "f32");
   // f32 compute everywhere; the reference runs the same (rounded) weights in f32 too.
   const double tol = 1e-4;
@@ -102,23 +103,33 @@ TEST_P(OracleTest, GreedyGenerationMatchesTransformers) {
   const nlohmann::json ref = read_json(fixtures_dir() / pc.name / "reference.json");
   if (!ref.contains("greedy")) GTEST_SKIP() << "no greedy reference";
   LoadedModel m = load_model(model_path(pc));
-  GeneratorOptions opt;
-  opt.max_batch_tokens = 16;
-  Generator gen(m, opt);
+  EngineConfig cfg;
+  cfg.threads = 2;
+  cfg.kv_cache_bytes = size_t(8) << 20;
+  cfg.max_num_batched_tokens = 16;  // the 5-token prompts prefill in one chunk, decodes batch together
+  Engine engine(m, cfg);
+  // Every greedy reference at once: continuous batching must not change any of them.
+  std::vector<std::shared_ptr<RequestStream>> streams;
+  std::vector<std::vector<int32_t>> wants;
   for (const auto& g : ref["greedy"]) {
-    const auto prompt = g["prompt_ids"].get<std::vector<int32_t>>();
-    const auto want = g["generated_ids"].get<std::vector<int32_t>>();
-    SamplingParams sp;
-    sp.temperature = 0;
-    sp.max_tokens = int32_t(want.size());
-    sp.ignore_eos = true;
-    std::string text;
-    gen.generate(prompt, sp, [&](std::string_view s) {
-      text += s;
-      return true;
-    });
-    // Compare through text: the generated ids decode to the same text as transformers' ids.
-    EXPECT_EQ(text, m.tokenizer->decode(want)) << pc.name << " via " << pc.path_kind;
+    GenerateRequest r;
+    r.request_id = "g" + std::to_string(streams.size());
+    r.prompt_ids = g["prompt_ids"].get<std::vector<int32_t>>();
+    wants.push_back(g["generated_ids"].get<std::vector<int32_t>>());
+    r.params.temperature = 0;
+    r.params.max_tokens = int32_t(wants.back().size());
+    r.params.ignore_eos = true;
+    streams.push_back(engine.add_request(std::move(r)));
+  }
+  for (size_t i = 0; i < streams.size(); ++i) {
+    std::vector<int32_t> got;
+    for (;;) {
+      RequestEvent ev;
+      ASSERT_TRUE(streams[i]->next(ev, std::chrono::seconds(60))) << "timeout";
+      for (const ChoiceDelta& d : ev.deltas) got.insert(got.end(), d.token_ids.begin(), d.token_ids.end());
+      if (ev.done) break;
+    }
+    EXPECT_EQ(got, wants[i]) << pc.name << " via " << pc.path_kind;
   }
 }
 
