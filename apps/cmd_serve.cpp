@@ -122,7 +122,12 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("-t,--threads", f->engine.threads, "Compute threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-cache-memory", f->engine.kv_cache_bytes,
-                  "KV cache size in bytes (0 = half of the memory available at start)");
+                  "KV cache size in bytes (0 = --kv-cache-fraction of the memory available at start)");
+  cmd->add_option("--kv-cache-fraction", f->engine.kv_cache_fraction,
+                  "Share of available memory for the KV cache when --kv-cache-memory is 0 (capped at what "
+                  "max-num-seqs full-length sequences can use, x4 for the prefix cache)")
+      ->check(CLI::Range(0.01, 0.95))
+      ->capture_default_str();
   cmd->add_option("--max-model-len", f->engine.max_model_len,
                   "Context per sequence in tokens (0 = the model's, capped at 8192)")
       ->check(CLI::NonNegativeNumber);

@@ -90,3 +90,9 @@ def test_every_subcommand_has_help(run_cli):
         r = run_cli(sub, "--help")
         assert r.returncode == 0, sub
         assert "--help" in r.stdout, sub
+
+
+def test_serve_rejects_bad_kv_fraction(run_cli, fixtures_dir):
+    r = run_cli("serve", "-m", fixtures_dir / "models" / "llama" / "model.gguf", "--kv-cache-fraction", "2")
+    assert r.returncode != 0 and r.returncode < 128
+    assert "kv-cache-fraction" in r.stderr
