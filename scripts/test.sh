@@ -19,4 +19,10 @@ for t in "${asan_targets[@]}"; do
   (cd "$here" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$here/build-asan/$t" --gtest_brief=1)
 done
+# The engine loop, its thread pool and request streams under ThreadSanitizer.
+cmake -S "$here" -B "$here/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=thread" -DTOKENMILL_WERROR=ON >/dev/null
+cmake --build "$here/build-tsan" -j "$jobs" --target test_core test_engine
+(cd "$here" && TSAN_OPTIONS=halt_on_error=1 "$here/build-tsan/test_core" --gtest_brief=1)
+(cd "$here" && TSAN_OPTIONS=halt_on_error=1 "$here/build-tsan/test_engine" --gtest_brief=1 --gtest_filter='Engine.*')
 cd "$here" && TOKENMILL_BIN="$here/build/tokenmill" python3 -m pytest -q python/tests
