@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: installs dependencies, builds with warnings as errors, runs the C++ tests (ctest)
-# and the Python tests (pytest).
+# Every test: installs dependencies, builds with warnings as errors, runs the C++ tests (ctest),
+# the library tests again under ASan+UBSan and the engine tests under TSan, then the Python tests
+# (pytest: CLI, bad input, and the OpenAI server end to end).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
