@@ -240,24 +240,24 @@ void EngineCore::sample_and_stream(const SchedulerOutput& out) {
     if (c->finished) continue;
     // n > 1: after the shared prefill, the other choices fork from the parent's blocks and
     // draw their first token from the same logits.
-    if (r->choices.size() == 1 && r->req.n > 1) fork_choices(*r, logits);
+    if (r->choices.size() == 1 && r->req.n > 1) fork_choices(*r);
     RequestEvent& ev = events[r];
-    const size_t n_choices_now = (c->index == 0 && c->output_ids.empty()) ? r->choices.size() : 1;
-    std::vector<float> shared_row;
-    if (n_choices_now > 1) shared_row.assign(logits, logits + vocab);
-    for (size_t k = 0; k < n_choices_now; ++k) {
-      ChoiceState& target = n_choices_now > 1 ? *r->choices[k] : *c;
-      float* row_logits = logits;
-      std::vector<float> copy;
-      if (n_choices_now > 1 && k > 0) {
-        copy = shared_row;
-        row_logits = copy.data();
-      }
+    auto step_choice = [&](ChoiceState& choice, float* row_logits) {
       ChoiceDelta d;
-      d.index = target.index;
-      advance(*r, target, row_logits, d);
+      d.index = choice.index;
+      advance(*r, choice, row_logits, d);
       if (!d.text.empty() || !d.token_ids.empty() || d.finish) ev.deltas.push_back(std::move(d));
+    };
+    if (c->index == 0 && c->output_ids.empty() && r->choices.size() > 1) {
+      // Every fork draws its first token from a copy of the parent's prefill logits (sampling
+      // edits the row in place); the parent draws from the row itself below.
+      std::vector<float> copy;
+      for (size_t k = 1; k < r->choices.size(); ++k) {
+        copy.assign(logits, logits + vocab);
+        step_choice(*r->choices[k], copy.data());
+      }
     }
+    step_choice(*c, logits);
   }
   for (auto& [r, ev] : events) {
     if (r->n_finished == int32_t(r->choices.size()) && int32_t(r->choices.size()) == r->req.n) {
@@ -268,7 +268,7 @@ void EngineCore::sample_and_stream(const SchedulerOutput& out) {
   }
 }
 
-void EngineCore::fork_choices(LiveRequest& r, const float* /*logits_row*/) {
+void EngineCore::fork_choices(LiveRequest& r) {
   ChoiceState& parent = *r.choices[0];
   for (int32_t i = 1; i < r.req.n; ++i) {
     auto c = std::make_unique<ChoiceState>();
@@ -380,7 +380,7 @@ void EngineCore::complete_request(LiveRequest& r, const std::string& error, std:
 
 void EngineCore::update_gauges() {
   metrics.requests_running = int64_t(scheduler_.n_running());
-  metrics.requests_waiting = int64_t(scheduler_.n_waiting()) + int64_t(0);
+  metrics.requests_waiting = int64_t(scheduler_.n_waiting());
   const int64_t used = int64_t(blocks_.n_used_blocks());
   metrics.kv_cache_blocks_used = used;
   metrics.kv_cache_usage_ratio = n_blocks > 0 ? double(used) / double(n_blocks) : 0.0;

@@ -75,7 +75,8 @@ class EngineCore {
   void step();
   void build_batch(const SchedulerOutput& out);
   void sample_and_stream(const SchedulerOutput& out);
-  void fork_choices(LiveRequest& r, const float* logits_row);
+  // n > 1: the other choices join as forks of the parent (sharing its blocks) after its prefill.
+  void fork_choices(LiveRequest& r);
   // Samples one token for choice c from logits (modified in place), appends it and records the
   // delta; returns true when the choice finished.
   bool advance(LiveRequest& r, ChoiceState& c, float* logits, ChoiceDelta& delta);
