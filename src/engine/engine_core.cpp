@@ -40,8 +40,10 @@ EngineCore::EngineCore(LoadedModel& model, const EngineConfig& config, int32_t m
       config_(config),
       pool_(config.threads),
       blocks_(n_blocks_total, config.block_size, config.enable_prefix_caching),
-      scheduler_(SchedulerConfig{config.max_num_batched_tokens, config.max_num_seqs, config.max_queued_requests,
-                                 config.priority_scheduling},
+      // Admission (429) happens in Engine::add_request over waiting + running; every request it
+      // accepts must find room in the scheduler's waiting queue.
+      scheduler_(SchedulerConfig{config.max_num_batched_tokens, config.max_num_seqs,
+                                 config.max_queued_requests + config.max_num_seqs, config.priority_scheduling},
                  blocks_),
       seed_rng_(fresh_seed()) {
   llama_ = std::make_unique<LlamaModel>(model.config, model.weights, config.max_num_batched_tokens);
