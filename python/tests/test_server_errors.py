@@ -91,10 +91,12 @@ def test_non_text_content_part_refused(server):
 
 
 def test_full_queue_gives_429(tokenmill_bin, fixtures_dir):
-    s = ServerProcess(tokenmill_bin, fixtures_dir / "models" / "llama" / "model.gguf",
-                      "--max-num-seqs", 1, "--max-queued-requests", 1)
+    # The bundled model (2048-token context) so the holders' 2000-token generations outlast the
+    # probes by far; a tiny fixture model would finish them in milliseconds.
+    default_model = fixtures_dir.parents[1] / "models" / "tokenmill-default.gguf"
+    s = ServerProcess(tokenmill_bin, default_model, "--max-num-seqs", 1, "--max-queued-requests", 1)
     try:
-        body = {"prompt": "Hello", "max_tokens": 200, "stream": True, "ignore_eos": True}
+        body = {"prompt": "Hello", "max_tokens": 2000, "stream": True, "ignore_eos": True}
         # Hold the one running slot and the one queue place with streams that are read slowly.
         holders = [open_sse_socket(s.port, "/v1/completions", body) for _ in range(2)]
         read_until(holders[0], b"data:", 1)
