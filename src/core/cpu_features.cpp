@@ -30,6 +30,8 @@ CpuFeatures detect_cpu_features() {
   f.avx512_vnni = f.avx512 && (c & (1u << 11));
   unsigned a1, b1, c1, d1;
   if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512_bf16 = f.avx512 && (a1 & (1u << 5));
+#elif defined(__aarch64__)
+  f.neon = true;
 #endif
   return f;
 }
@@ -39,23 +41,53 @@ std::string_view isa_name(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Avx512Vnni: return "avx512vnni";
+    case Isa::Neon: return "neon";
   }
   return "?";
 }
 
+bool isa_from_name(std::string_view name, Isa& out) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon}) {
+    if (isa_name(isa) == name) {
+      out = isa;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool isa_supported(Isa isa, const CpuFeatures& f) {
+  switch (isa) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return f.avx2;
+    case Isa::Avx512: return f.avx512;
+    case Isa::Avx512Vnni: return f.avx512 && f.avx512_vnni;
+    case Isa::Neon: return f.neon;
+  }
+  return false;
+}
+
+Isa best_isa(const CpuFeatures& f) {
+  if (f.neon) return Isa::Neon;
+  if (f.avx512 && f.avx512_vnni) return Isa::Avx512Vnni;
+  if (f.avx512) return Isa::Avx512;
+  if (f.avx2) return Isa::Avx2;
+  return Isa::Scalar;
+}
+
 Isa select_isa() {
   const CpuFeatures f = detect_cpu_features();
-  const Isa best = f.avx512 ? Isa::Avx512 : f.avx2 ? Isa::Avx2 : Isa::Scalar;
+  const Isa best = best_isa(f);
   const char* env = std::getenv("TOKENMILL_ISA");
   if (env == nullptr || *env == '\0') return best;
   const std::string want(env);
   Isa isa;
-  if (want == "scalar") isa = Isa::Scalar;
-  else if (want == "avx2") isa = Isa::Avx2;
-  else if (want == "avx512") isa = Isa::Avx512;
-  else throw Error("TOKENMILL_ISA=" + want + ": expected scalar, avx2 or avx512");
-  if (int(isa) > int(best))
-    throw Error("TOKENMILL_ISA=" + want + ": this CPU supports at most " + std::string(isa_name(best)));
+  if (!isa_from_name(want, isa))
+    throw Error("TOKENMILL_ISA=" + want + ": expected scalar, avx2, avx512, avx512vnni or neon");
+  if (!isa_supported(isa, f))
+    throw Error("TOKENMILL_ISA=" + want + ": this CPU or build lacks it (best here: " +
+                std::string(isa_name(best)) + ")");
   return isa;
 }
 

@@ -7,12 +7,25 @@
 
 namespace tokenmill {
 
-// Storage types of weights and activations. Quantized block formats join with the kernels work;
-// their byte size is per block, see quant/.
-enum class DType : uint8_t { F32, F16, BF16, I32, I8, U8 };
+// Storage types of weights and activations. The quantized types are ggml's block formats with
+// exactly its bit layouts (kernels/quant_blocks.h): a row of n elements (n a multiple of
+// dtype_block_elements) is n / dtype_block_elements blocks of dtype_block_bytes bytes.
+enum class DType : uint8_t {
+  F32, F16, BF16, I32, I8, U8,
+  Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,      // 32-element blocks
+  Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,      // 256-element super-blocks
+};
 
 std::string_view dtype_name(DType t);
-size_t dtype_size_bytes(DType t);  // bytes per element
+// Bytes per element of a plain type; 0 for the block (quantized) types, see below.
+size_t dtype_size_bytes(DType t);
+bool dtype_is_quantized(DType t);
+size_t dtype_block_elements(DType t);  // 1 for plain types
+size_t dtype_block_bytes(DType t);     // dtype_size_bytes for plain types
+// Bytes of n elements; n must be a multiple of dtype_block_elements (checked, throws Error).
+size_t dtype_row_bytes(DType t, size_t n);
+// The DType whose name is `name` (case-insensitive: "q4_k", "F16"); false when none.
+bool dtype_from_name(std::string_view name, DType& out);
 
 // IEEE half <-> float, exact for all finite values, inf and nan (round to nearest even).
 inline float fp16_to_f32(uint16_t h) {

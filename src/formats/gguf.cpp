@@ -351,6 +351,16 @@ TensorInfo GgufFile::tensor_info(const GgufTensor& tensor) const {
     case GgmlType::I32:
       info.dtype = DType::I32;
       break;
+    case GgmlType::Q4_0: info.dtype = DType::Q4_0; break;
+    case GgmlType::Q4_1: info.dtype = DType::Q4_1; break;
+    case GgmlType::Q5_0: info.dtype = DType::Q5_0; break;
+    case GgmlType::Q5_1: info.dtype = DType::Q5_1; break;
+    case GgmlType::Q8_0: info.dtype = DType::Q8_0; break;
+    case GgmlType::Q2_K: info.dtype = DType::Q2_K; break;
+    case GgmlType::Q3_K: info.dtype = DType::Q3_K; break;
+    case GgmlType::Q4_K: info.dtype = DType::Q4_K; break;
+    case GgmlType::Q5_K: info.dtype = DType::Q5_K; break;
+    case GgmlType::Q6_K: info.dtype = DType::Q6_K; break;
     default:
       throw Error(path() + ": tensor '" + tensor.name + "' has type " +
                   std::string(ggml_type_name(tensor.ggml_type)) + ", not supported yet");

@@ -1,5 +1,7 @@
 // The one place that picks a kernel variant, validates arguments, and splits work over the pool.
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "kernels/kernel_table.h"
@@ -8,41 +10,165 @@
 namespace tokenmill::kernels {
 namespace {
 
-constexpr KernelTable kRefTable{Isa::Scalar,  ref::matmul_rows, ref::attention_items,
-                                ref::rmsnorm, ref::to_f32,      ref::swiglu,
-                                ref::softmax};
+KernelTable build_ref_table() {
+  KernelTable t{Isa::Scalar, ref::matmul_rows, ref::attention_items, ref::rmsnorm, ref::to_f32,
+                ref::swiglu, ref::softmax, nullptr, nullptr, {}, {}};
+  ref::add_quant32_kernels(t);
+  ref::add_quantk_kernels(t);
+  return t;
+}
+
 #if defined(__x86_64__) || defined(_M_X64)
-constexpr KernelTable kAvx2Table{Isa::Avx2,    avx2::matmul_rows, avx2::attention_items,
-                                 avx2::rmsnorm, avx2::to_f32,      avx2::swiglu,
-                                 avx2::softmax};
-constexpr KernelTable kAvx512Table{Isa::Avx512,    avx512::matmul_rows, avx512::attention_items,
-                                   avx512::rmsnorm, avx512::to_f32,      avx512::swiglu,
-                                   avx512::softmax};
+KernelTable build_avx2_table() {
+  KernelTable t = build_ref_table();
+  t.isa = Isa::Avx2;
+  t.matmul_rows = avx2::matmul_rows;
+  t.attention_items = avx2::attention_items;
+  t.rmsnorm = avx2::rmsnorm;
+  t.to_f32 = avx2::to_f32;
+  t.swiglu = avx2::swiglu;
+  t.softmax = avx2::softmax;
+  avx2::add_quant32_kernels(t);
+  avx2::add_quantk_kernels(t);
+  return t;
+}
+
+KernelTable build_avx512_table() {
+  KernelTable t = build_avx2_table();
+  t.isa = Isa::Avx512;
+  t.matmul_rows = avx512::matmul_rows;
+  t.attention_items = avx512::attention_items;
+  t.rmsnorm = avx512::rmsnorm;
+  t.to_f32 = avx512::to_f32;
+  t.swiglu = avx512::swiglu;
+  t.softmax = avx512::softmax;
+  avx512::add_quant32_kernels(t);
+  avx512::add_quantk_kernels(t);
+  return t;
+}
+
+KernelTable build_avx512vnni_table() {
+  KernelTable t = build_avx512_table();
+  t.isa = Isa::Avx512Vnni;
+  avx512vnni::add_quant32_kernels(t);
+  avx512vnni::add_quantk_kernels(t);
+  return t;
+}
+#endif
+
+#if defined(__aarch64__)
+KernelTable build_neon_table() {
+  KernelTable t = build_ref_table();
+  t.isa = Isa::Neon;
+  t.matmul_rows = neon::matmul_rows;
+  t.attention_items = neon::attention_items;
+  t.rmsnorm = neon::rmsnorm;
+  t.to_f32 = neon::to_f32;
+  t.swiglu = neon::swiglu;
+  t.softmax = neon::softmax;
+  neon::add_quant32_kernels(t);
+  neon::add_quantk_kernels(t);
+  return t;
+}
 #endif
 
 // Output rows are handed to threads in whole register tiles (the widest tile is 4 rows).
 constexpr size_t kRowsPerBlock = 4;
 // Below this many multiply-adds, waking the pool costs more than the work.
 constexpr size_t kMinParallelMacs = size_t(1) << 15;
+// Activation rows quantized per parallel task when a batch is quantized across the pool.
+constexpr size_t kQuantizeRowsPerTask = 8;
+
+bool is_float_weight(DType dtype) {
+  return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
 
 void check_weight_dtype(const char* op, DType dtype) {
-  check(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
+  check(is_float_weight(dtype) || dtype_is_quantized(dtype),
         std::string(op) + ": weight dtype " + std::string(dtype_name(dtype)) +
-            " is not supported; expected F32, F16 or BF16");
+            " is not supported; expected F32, F16, BF16 or a quantized type");
+}
+
+void check_block_multiple(const char* op, DType dtype, size_t n) {
+  check(n % dtype_block_elements(dtype) == 0,
+        std::string(op) + ": " + std::to_string(n) + " elements of " +
+            std::string(dtype_name(dtype)) + " are not a whole number of " +
+            std::to_string(dtype_block_elements(dtype)) + "-element blocks");
+}
+
+// Splits output rows over the pool in kRowsPerBlock blocks; fn(row_begin, row_end).
+template <class Fn>
+void parallel_rows(ThreadPool& pool, size_t d_out, bool parallel, const Fn& fn) {
+  if (!parallel || pool.size() == 1) {
+    fn(size_t(0), d_out);
+    return;
+  }
+  const size_t n_blocks = (d_out + kRowsPerBlock - 1) / kRowsPerBlock;
+  pool.parallel_for(n_blocks, [&fn, d_out](size_t begin, size_t end, int) {
+    const size_t row_end = end * kRowsPerBlock < d_out ? end * kRowsPerBlock : d_out;
+    fn(begin * kRowsPerBlock, row_end);
+  });
+}
+
+void quantized_matmul(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
+                      const float* bias, size_t n_tokens, size_t d_in, size_t d_out,
+                      ThreadPool& pool, void* scratch) {
+  check_block_multiple("matmul", w_dtype, d_in);
+  const QMatmulRowsFn rows_fn = k.qmatmul_rows[quant_index(w_dtype)];
+  check(rows_fn != nullptr, "matmul: no kernel for " + std::string(dtype_name(w_dtype)));
+  std::vector<std::byte> owned;
+  if (scratch == nullptr) {
+    owned.resize(matmul_scratch_bytes(w_dtype, n_tokens, d_in));
+    scratch = owned.data();
+  }
+  const size_t act_bytes = act_row_bytes(w_dtype, d_in);
+  const QuantizeActFn quantize = quant_is_k(w_dtype) ? k.quantize_q8k : k.quantize_q8a32;
+  if (n_tokens >= 2 * kQuantizeRowsPerTask && pool.size() > 1) {
+    const size_t n_tasks = (n_tokens + kQuantizeRowsPerTask - 1) / kQuantizeRowsPerTask;
+    pool.parallel_for(n_tasks, [&](size_t begin, size_t end, int) {
+      const size_t r0 = begin * kQuantizeRowsPerTask;
+      const size_t r1 = std::min(n_tokens, end * kQuantizeRowsPerTask);
+      quantize(static_cast<std::byte*>(scratch) + r0 * act_bytes, x + r0 * d_in, r1 - r0, d_in);
+    });
+  } else {
+    quantize(scratch, x, n_tokens, d_in);
+  }
+  const void* xq = scratch;
+  parallel_rows(pool, d_out, n_tokens * d_in * d_out >= kMinParallelMacs,
+                [&](size_t row_begin, size_t row_end) {
+                  rows_fn(y, xq, w, bias, n_tokens, d_in, d_out, row_begin, row_end);
+                });
 }
 
 }  // namespace
 
 const KernelTable& kernel_table(Isa isa) {
+  const CpuFeatures f = detect_cpu_features();
+  check(isa_supported(isa, f), "kernel_table: this CPU lacks " + std::string(isa_name(isa)));
   switch (isa) {
-    case Isa::Scalar: return kRefTable;
+    case Isa::Scalar: {
+      static const KernelTable t = build_ref_table();
+      return t;
+    }
 #if defined(__x86_64__) || defined(_M_X64)
-    case Isa::Avx2:
-      check(detect_cpu_features().avx2, "kernel_table: this CPU lacks AVX2/FMA/F16C");
-      return kAvx2Table;
-    case Isa::Avx512:
-      check(detect_cpu_features().avx512, "kernel_table: this CPU lacks AVX-512 F/BW/VL/DQ");
-      return kAvx512Table;
+    case Isa::Avx2: {
+      static const KernelTable t = build_avx2_table();
+      return t;
+    }
+    case Isa::Avx512: {
+      static const KernelTable t = build_avx512_table();
+      return t;
+    }
+    case Isa::Avx512Vnni: {
+      static const KernelTable t = build_avx512vnni_table();
+      return t;
+    }
+#endif
+#if defined(__aarch64__)
+    case Isa::Neon: {
+      static const KernelTable t = build_neon_table();
+      return t;
+    }
 #endif
     default:
       throw Error("kernel_table: ISA " + std::string(isa_name(isa)) + " is not in this build");
@@ -54,8 +180,15 @@ const KernelTable& active_kernel_table() {
   return table;
 }
 
+size_t matmul_scratch_bytes(DType w_dtype, size_t n_tokens, size_t d_in) {
+  if (!dtype_is_quantized(w_dtype)) return 0;
+  check_block_multiple("matmul", w_dtype, d_in);
+  return n_tokens * act_row_bytes(w_dtype, d_in);
+}
+
 void matmul(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
-            const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool) {
+            const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool,
+            void* scratch) {
   check_weight_dtype("matmul", w_dtype);
   if (n_tokens == 0 || d_out == 0) return;
   if (d_in == 0) {  // empty dot products: y is the bias
@@ -63,26 +196,23 @@ void matmul(const KernelTable& k, float* y, const float* x, const void* w, DType
       for (size_t o = 0; o < d_out; ++o) y[t * d_out + o] = bias != nullptr ? bias[o] : 0.0f;
     return;
   }
-  if (n_tokens * d_in * d_out < kMinParallelMacs || pool.size() == 1) {
-    k.matmul_rows(y, x, w, w_dtype, bias, n_tokens, d_in, d_out, 0, d_out);
+  if (dtype_is_quantized(w_dtype)) {
+    quantized_matmul(k, y, x, w, w_dtype, bias, n_tokens, d_in, d_out, pool, scratch);
     return;
   }
-  // Captured through one reference so the std::function stays in its small buffer (no heap).
-  struct Args {
-    const KernelTable& k;
-    float* y;
-    const float* x;
-    const void* w;
-    DType w_dtype;
-    const float* bias;
-    size_t n_tokens, d_in, d_out;
-  } args{k, y, x, w, w_dtype, bias, n_tokens, d_in, d_out};
-  const size_t n_blocks = (d_out + kRowsPerBlock - 1) / kRowsPerBlock;
-  pool.parallel_for(n_blocks, [&args](size_t begin, size_t end, int) {
-    const size_t row_end = end * kRowsPerBlock < args.d_out ? end * kRowsPerBlock : args.d_out;
-    args.k.matmul_rows(args.y, args.x, args.w, args.w_dtype, args.bias, args.n_tokens,
-                       args.d_in, args.d_out, begin * kRowsPerBlock, row_end);
-  });
+  parallel_rows(pool, d_out, n_tokens * d_in * d_out >= kMinParallelMacs,
+                [&](size_t row_begin, size_t row_end) {
+                  k.matmul_rows(y, x, w, w_dtype, bias, n_tokens, d_in, d_out, row_begin,
+                                row_end);
+                });
+}
+
+void quantize_activations(const KernelTable& k, void* dst, const float* x, DType w_dtype,
+                          size_t n_rows, size_t d_in) {
+  check(dtype_is_quantized(w_dtype), "quantize_activations: " + std::string(dtype_name(w_dtype)) +
+                                         " is not a quantized type");
+  check_block_multiple("quantize_activations", w_dtype, d_in);
+  (quant_is_k(w_dtype) ? k.quantize_q8k : k.quantize_q8a32)(dst, x, n_rows, d_in);
 }
 
 void rmsnorm(const KernelTable& k, float* out, const float* x, const float* weight,
@@ -93,6 +223,13 @@ void rmsnorm(const KernelTable& k, float* out, const float* x, const float* weig
 
 void to_f32(const KernelTable& k, float* out, const void* src, DType dtype, size_t n) {
   check_weight_dtype("to_f32", dtype);
+  if (dtype_is_quantized(dtype)) {
+    check_block_multiple("to_f32", dtype, n);
+    const DequantizeFn fn = k.dequantize[quant_index(dtype)];
+    check(fn != nullptr, "to_f32: no kernel for " + std::string(dtype_name(dtype)));
+    fn(out, src, n);
+    return;
+  }
   k.to_f32(out, src, dtype, n);
 }
 
@@ -145,8 +282,8 @@ void attention(const KernelTable& k, float* out, const float* q, const int32_t* 
 // ops.h: the same ops on the variant chosen for this CPU.
 
 void matmul(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
-            size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool) {
-  matmul(active_kernel_table(), y, x, w, w_dtype, bias, n_tokens, d_in, d_out, pool);
+            size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool, void* scratch) {
+  matmul(active_kernel_table(), y, x, w, w_dtype, bias, n_tokens, d_in, d_out, pool, scratch);
 }
 
 void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim,

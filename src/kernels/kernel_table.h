@@ -6,10 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <array>
+
 #include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 #include "kernels/ops.h"
+#include "kernels/quant_blocks.h"
 
 namespace tokenmill::kernels {
 
@@ -69,15 +72,35 @@ using SwigluFn = void (*)(float* gate, const float* up, size_t n);
 // x: [n].
 using SoftmaxFn = void (*)(float* x, size_t n);
 
+// Quantized weights (quant_blocks.h). A row is d_in elements (a multiple of the block size).
+// Quantizes n_rows rows of activations x: [n_rows, d_in] f32 into dst (n_rows rows of
+// act_row_bytes(w, d_in) bytes: BlockQ8A32 rows for the 32-block types, BlockQ8K rows for K).
+using QuantizeActFn = void (*)(void* dst, const float* x, size_t n_rows, size_t d_in);
+// Computes output rows [row_begin, row_end) for every token of y = xq . w^T (+ bias):
+// xq: n_tokens quantized activation rows (above), w: [d_out] rows of the kernel's weight type,
+// bias: [d_out] f32 or null, y: [n_tokens, d_out] f32.
+using QMatmulRowsFn = void (*)(float* y, const void* xq, const void* w, const float* bias,
+                               size_t n_tokens, size_t d_in, size_t d_out, size_t row_begin,
+                               size_t row_end);
+// Dequantizes n elements (a multiple of the block size) of one weight type to f32.
+using DequantizeFn = void (*)(float* out, const void* src, size_t n);
+
 struct KernelTable {
   Isa isa;
   MatmulRowsFn matmul_rows;
   AttentionItemsFn attention_items;
   RmsnormFn rmsnorm;
-  ToF32Fn to_f32;
+  ToF32Fn to_f32;  // F32, F16, BF16 only; quantized types go through dequantize[]
   SwigluFn swiglu;
   SoftmaxFn softmax;
+  QuantizeActFn quantize_q8a32;  // activations for Q4_0 .. Q8_0
+  QuantizeActFn quantize_q8k;    // activations for Q2_K .. Q6_K
+  std::array<QMatmulRowsFn, kQuantTypeCount> qmatmul_rows;  // by quant_index()
+  std::array<DequantizeFn, kQuantTypeCount> dequantize;     // by quant_index()
 };
+
+// Where an ISA has no variant of a kernel, its table holds the next lower ISA's (x86-64:
+// avx512vnni -> avx512 -> avx2 -> scalar; neon -> scalar); see variants.h.
 
 // The table of one ISA. Throws Error when this build or this CPU lacks it.
 const KernelTable& kernel_table(Isa isa);
@@ -86,10 +109,14 @@ const KernelTable& active_kernel_table();
 
 // The ops of ops.h with an explicit variant; same arguments and checks.
 void matmul(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
-            const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool);
+            const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool,
+            void* scratch = nullptr);
 void rmsnorm(const KernelTable& k, float* out, const float* x, const float* weight,
              size_t n_rows, size_t dim, float eps);
 void to_f32(const KernelTable& k, float* out, const void* src, DType dtype, size_t n);
+// Quantizes activations for weights of type w_dtype (see QuantizeActFn).
+void quantize_activations(const KernelTable& k, void* dst, const float* x, DType w_dtype,
+                          size_t n_rows, size_t d_in);
 void swiglu(const KernelTable& k, float* gate, const float* up, size_t n);
 void softmax(const KernelTable& k, float* x, size_t n);
 void attention(const KernelTable& k, float* out, const float* q, const int32_t* q_pos,

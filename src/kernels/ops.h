@@ -14,16 +14,22 @@
 namespace tokenmill::kernels {
 
 // y[t, o] = sum_i x[t, i] * w[o, i]  (+ bias[o] when bias != nullptr)
-// x: [n_tokens, d_in] f32, w: [d_out, d_in] in w_dtype (F32, F16 or BF16), bias: [d_out] f32,
-// y: [n_tokens, d_out] f32. Reads each weight row once for all n_tokens.
+// x: [n_tokens, d_in] f32, w: [d_out, d_in] in w_dtype (F32, F16, BF16 or a quantized type),
+// bias: [d_out] f32, y: [n_tokens, d_out] f32. Reads each weight row once for all n_tokens.
+// Quantized weights are used in place: x is quantized to int8 blocks (into scratch) and the dot
+// products run on integers. scratch: matmul_scratch_bytes(...) bytes, or null to allocate per call.
 void matmul(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
-            size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool);
+            size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool,
+            void* scratch = nullptr);
+// Scratch bytes matmul needs for n_tokens rows of d_in against weights of w_dtype (0 for floats).
+size_t matmul_scratch_bytes(DType w_dtype, size_t n_tokens, size_t d_in);
 
 // out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:]
 // x, out: [n_rows, dim] (may alias), weight: [dim] f32.
 void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim, float eps);
 
-// Converts n weight elements of type dtype (F32, F16, BF16) to f32. out: [n].
+// Converts n weight elements of type dtype (F32, F16, BF16 or quantized, n then a multiple of the
+// block size) to f32. out: [n].
 void to_f32(float* out, const void* src, DType dtype, size_t n);
 
 enum class RopeStyle {

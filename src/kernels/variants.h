@@ -1,6 +1,10 @@
 // Per-ISA kernel entry points (see kernel_table.h for the argument contracts). ref:: is the
-// scalar specification; avx2:: and avx512:: exist only on x86-64 and may only be called when
-// the CPU has that ISA (kernel_table() checks this).
+// scalar specification; avx2::, avx512:: and avx512vnni:: exist only on x86-64, neon:: only on
+// aarch64, and may only be called when the CPU has that ISA (kernel_table() checks this).
+//
+// Quantized kernels are registered per family (32-element blocks: Q4_0..Q8_0; K-quants:
+// Q2_K..Q6_K) and ISA by add_quant32_kernels / add_quantk_kernels, which overwrite the entries
+// they provide in a table that already holds the lower ISA's kernels.
 #pragma once
 #include "kernels/kernel_table.h"
 
@@ -20,8 +24,13 @@ namespace tokenmill::kernels {
   void swiglu(float* gate, const float* up, size_t n);                                          \
   void softmax(float* x, size_t n);
 
+#define TOKENMILL_QUANT_REGISTRATION_DECLS   \
+  void add_quant32_kernels(KernelTable& t); \
+  void add_quantk_kernels(KernelTable& t);
+
 namespace ref {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_QUANT_REGISTRATION_DECLS
 // The rope spec; rope has no SIMD variant (sin/cos per pair dominate and are shared by heads).
 void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_tokens,
           size_t n_heads, size_t head_dim, size_t rot_dim, RopeStyle style);
@@ -30,12 +39,26 @@ void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_to
 #if defined(__x86_64__) || defined(_M_X64)
 namespace avx2 {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_QUANT_REGISTRATION_DECLS
 }  // namespace avx2
 namespace avx512 {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_QUANT_REGISTRATION_DECLS
 }  // namespace avx512
+// AVX-512 with VNNI (vpdpbusd): only quantized kernels; the float ones are avx512's.
+namespace avx512vnni {
+TOKENMILL_QUANT_REGISTRATION_DECLS
+}  // namespace avx512vnni
+#endif
+
+#if defined(__aarch64__)
+namespace neon {
+TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_QUANT_REGISTRATION_DECLS
+}  // namespace neon
 #endif
 
 #undef TOKENMILL_KERNEL_VARIANT_DECLS
+#undef TOKENMILL_QUANT_REGISTRATION_DECLS
 
 }  // namespace tokenmill::kernels

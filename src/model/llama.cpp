@@ -63,7 +63,7 @@ void LlamaModel::forward(const ForwardBatch& b, KvStorage& kv, float* logits, Th
   validate(b, kv);
   const size_t T = b.n_tokens();
   const size_t dim = size_t(cfg_.dim);
-  const size_t row_bytes = dim * dtype_size_bytes(w_.token_embd.dtype);
+  const size_t row_bytes = w_.token_embd.row_bytes();
   for (size_t t = 0; t < T; ++t) {
     const auto* row = static_cast<const std::byte*>(w_.token_embd.data) + size_t(b.token_ids[t]) * row_bytes;
     kernels::to_f32(&x_[t * dim], row, w_.token_embd.dtype, dim);

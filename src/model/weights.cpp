@@ -27,8 +27,12 @@ class Binder {
     check(t != nullptr, source_ + ": missing tensor '" + name + "'");
     check(t->shape == shape, source_ + ": tensor '" + name + "' has shape " + shape_str(t->shape) +
                                  ", expected " + shape_str(shape));
-    check(t->dtype == DType::F32 || t->dtype == DType::F16 || t->dtype == DType::BF16,
+    check(t->dtype == DType::F32 || t->dtype == DType::F16 || t->dtype == DType::BF16 ||
+              dtype_is_quantized(t->dtype),
           source_ + ": tensor '" + name + "' has unsupported type " + std::string(dtype_name(t->dtype)));
+    check(!dtype_is_quantized(t->dtype) || shape.back() % int64_t(dtype_block_elements(t->dtype)) == 0,
+          source_ + ": tensor '" + name + "' of type " + std::string(dtype_name(t->dtype)) +
+              " has rows of " + std::to_string(shape.back()) + " elements, not whole blocks");
     total_bytes_ += t->nbytes;
     return *t;
   }

@@ -18,7 +18,8 @@ struct MatrixRef {
   DType dtype = DType::F32;
   int64_t rows = 0;  // d_out
   int64_t cols = 0;  // d_in
-  size_t nbytes() const { return size_t(rows * cols) * dtype_size_bytes(dtype); }
+  size_t row_bytes() const { return dtype_row_bytes(dtype, size_t(cols)); }
+  size_t nbytes() const { return size_t(rows) * row_bytes(); }
 };
 
 struct LayerWeights {

@@ -34,6 +34,8 @@ double element_as_double(const TensorInfo& t, size_t i) {
       return load(int8_t{});
     case DType::U8:
       return load(uint8_t{});
+    default:
+      ADD_FAILURE() << "safetensors has no " << dtype_name(t.dtype);
   }
   return 0;
 }
@@ -52,8 +54,9 @@ std::string dtype_label(DType d) {
       return "I8";
     case DType::U8:
       return "U8";
+    default:
+      return "?";
   }
-  return "?";
 }
 
 void expect_values(const TensorInfo& t, const json& values) {

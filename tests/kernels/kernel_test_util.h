@@ -14,15 +14,7 @@
 
 namespace tokenmill::kernels::testing {
 
-inline bool cpu_has(Isa isa) {
-  const CpuFeatures f = detect_cpu_features();
-  switch (isa) {
-    case Isa::Scalar: return true;
-    case Isa::Avx2: return f.avx2;
-    case Isa::Avx512: return f.avx512;
-  }
-  return false;
-}
+inline bool cpu_has(Isa isa) { return isa_supported(isa, detect_cpu_features()); }
 
 inline std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) {
   return std::string(isa_name(info.param));
@@ -38,7 +30,9 @@ class IsaTest : public ::testing::TestWithParam<Isa> {
 };
 
 #if defined(__x86_64__) || defined(_M_X64)
-#define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512)
+#define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni)
+#elif defined(__aarch64__)
+#define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar, Isa::Neon)
 #else
 #define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar)
 #endif
