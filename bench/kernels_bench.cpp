@@ -118,4 +118,3 @@ BENCHMARK(BM_AttentionDecode)->ArgNames({"n_kv", "threads"})->ArgsProduct({{512,
 }  // namespace
 }  // namespace tokenmill::kernels
 
-BENCHMARK_MAIN();
