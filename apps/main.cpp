@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   tokenmill::cli::add_tokenize_commands(app);
   tokenmill::cli::add_inspect_command(app);
   tokenmill::cli::add_convert_command(app);
+  tokenmill::cli::add_quantize_command(app);
   tokenmill::cli::add_serve_command(app);
   tokenmill::cli::add_bench_command(app);
   try {
