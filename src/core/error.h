@@ -13,6 +13,11 @@ class Error : public std::runtime_error {
 };
 
 // Throws Error(message) when cond is false. Used for bounds checks on untrusted input.
+// A literal message binds to the const char* overload and costs nothing unless thrown; in code that
+// runs per token, build composed messages only on failure (if (!cond) throw Error(a + b)).
+inline void check(bool cond, const char* message) {
+  if (!cond) throw Error(message);
+}
 inline void check(bool cond, const std::string& message) {
   if (!cond) throw Error(message);
 }

@@ -12,7 +12,8 @@ namespace {
 
 KernelTable build_ref_table() {
   KernelTable t{Isa::Scalar, ref::matmul_rows, ref::attention_items, ref::rmsnorm, ref::to_f32,
-                ref::swiglu, ref::softmax, nullptr, nullptr, {}, {}};
+                ref::swiglu, ref::softmax, nullptr, nullptr, {}, {}, ref::argmax,
+                ref::sampling_weights};
   ref::add_quant32_kernels(t);
   ref::add_quantk_kernels(t);
   return t;
@@ -28,6 +29,8 @@ KernelTable build_avx2_table() {
   t.to_f32 = avx2::to_f32;
   t.swiglu = avx2::swiglu;
   t.softmax = avx2::softmax;
+  t.argmax = avx2::argmax;
+  t.sampling_weights = avx2::sampling_weights;
   avx2::add_quant32_kernels(t);
   avx2::add_quantk_kernels(t);
   return t;
@@ -42,6 +45,8 @@ KernelTable build_avx512_table() {
   t.to_f32 = avx512::to_f32;
   t.swiglu = avx512::swiglu;
   t.softmax = avx512::softmax;
+  t.argmax = avx512::argmax;
+  t.sampling_weights = avx512::sampling_weights;
   avx512::add_quant32_kernels(t);
   avx512::add_quantk_kernels(t);
   return t;
@@ -83,17 +88,18 @@ bool is_float_weight(DType dtype) {
   return dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
 }
 
+// Checks here run on every op of every token: messages are built only when they throw.
 void check_weight_dtype(const char* op, DType dtype) {
-  check(is_float_weight(dtype) || dtype_is_quantized(dtype),
-        std::string(op) + ": weight dtype " + std::string(dtype_name(dtype)) +
-            " is not supported; expected F32, F16, BF16 or a quantized type");
+  if (!is_float_weight(dtype) && !dtype_is_quantized(dtype))
+    throw Error(std::string(op) + ": weight dtype " + std::string(dtype_name(dtype)) +
+                " is not supported; expected F32, F16, BF16 or a quantized type");
 }
 
 void check_block_multiple(const char* op, DType dtype, size_t n) {
-  check(n % dtype_block_elements(dtype) == 0,
-        std::string(op) + ": " + std::to_string(n) + " elements of " +
-            std::string(dtype_name(dtype)) + " are not a whole number of " +
-            std::to_string(dtype_block_elements(dtype)) + "-element blocks");
+  if (n % dtype_block_elements(dtype) != 0)
+    throw Error(std::string(op) + ": " + std::to_string(n) + " elements of " +
+                std::string(dtype_name(dtype)) + " are not a whole number of " +
+                std::to_string(dtype_block_elements(dtype)) + "-element blocks");
 }
 
 // Splits output rows over the pool in kRowsPerBlock blocks; fn(row_begin, row_end).
@@ -115,7 +121,7 @@ void quantized_matmul(const KernelTable& k, float* y, const float* x, const void
                       ThreadPool& pool, void* scratch) {
   check_block_multiple("matmul", w_dtype, d_in);
   const QMatmulRowsFn rows_fn = k.qmatmul_rows[quant_index(w_dtype)];
-  check(rows_fn != nullptr, "matmul: no kernel for " + std::string(dtype_name(w_dtype)));
+  if (rows_fn == nullptr) throw Error("matmul: no kernel for " + std::string(dtype_name(w_dtype)));
   std::vector<std::byte> owned;
   if (scratch == nullptr) {
     owned.resize(matmul_scratch_bytes(w_dtype, n_tokens, d_in));
@@ -124,11 +130,18 @@ void quantized_matmul(const KernelTable& k, float* y, const float* x, const void
   const size_t act_bytes = act_row_bytes(w_dtype, d_in);
   const QuantizeActFn quantize = quant_is_k(w_dtype) ? k.quantize_q8k : k.quantize_q8a32;
   if (n_tokens >= 2 * kQuantizeRowsPerTask && pool.size() > 1) {
+    // Captured through one reference so the std::function stays in its small buffer (no heap).
+    struct Args {
+      QuantizeActFn quantize;
+      std::byte* dst;
+      const float* x;
+      size_t n_tokens, d_in, act_bytes;
+    } args{quantize, static_cast<std::byte*>(scratch), x, n_tokens, d_in, act_bytes};
     const size_t n_tasks = (n_tokens + kQuantizeRowsPerTask - 1) / kQuantizeRowsPerTask;
-    pool.parallel_for(n_tasks, [&](size_t begin, size_t end, int) {
+    pool.parallel_for(n_tasks, [&args](size_t begin, size_t end, int) {
       const size_t r0 = begin * kQuantizeRowsPerTask;
-      const size_t r1 = std::min(n_tokens, end * kQuantizeRowsPerTask);
-      quantize(static_cast<std::byte*>(scratch) + r0 * act_bytes, x + r0 * d_in, r1 - r0, d_in);
+      const size_t r1 = std::min(args.n_tokens, end * kQuantizeRowsPerTask);
+      args.quantize(args.dst + r0 * args.act_bytes, args.x + r0 * args.d_in, r1 - r0, args.d_in);
     });
   } else {
     quantize(scratch, x, n_tokens, d_in);
@@ -226,7 +239,7 @@ void to_f32(const KernelTable& k, float* out, const void* src, DType dtype, size
   if (dtype_is_quantized(dtype)) {
     check_block_multiple("to_f32", dtype, n);
     const DequantizeFn fn = k.dequantize[quant_index(dtype)];
-    check(fn != nullptr, "to_f32: no kernel for " + std::string(dtype_name(dtype)));
+    if (fn == nullptr) throw Error("to_f32: no kernel for " + std::string(dtype_name(dtype)));
     fn(out, src, n);
     return;
   }
@@ -237,28 +250,36 @@ void swiglu(const KernelTable& k, float* gate, const float* up, size_t n) { k.sw
 
 void softmax(const KernelTable& k, float* x, size_t n) { k.softmax(x, n); }
 
+int64_t argmax(const KernelTable& k, const float* x, size_t n) { return k.argmax(x, n); }
+
+double sampling_weights(const KernelTable& k, float* weights, const float* logits, size_t n,
+                        float max_logit, float temperature) {
+  return k.sampling_weights(weights, logits, n, max_logit, temperature);
+}
+
 void attention(const KernelTable& k, float* out, const float* q, const int32_t* q_pos,
                size_t n_q, const float* k_cache, const float* v_cache, size_t kv_row_stride,
                const int32_t* slots, size_t n_kv, size_t n_heads, size_t n_kv_heads,
                size_t head_dim, float scale, size_t window, ThreadPool& pool) {
   if (n_q == 0 || n_heads == 0) return;
-  check(head_dim >= 1 && head_dim <= kMaxHeadDim,
-        "attention: head_dim " + std::to_string(head_dim) + " must be in 1.." +
-            std::to_string(kMaxHeadDim));
-  check(n_kv_heads >= 1 && n_heads % n_kv_heads == 0,
-        "attention: n_heads " + std::to_string(n_heads) + " must be a multiple of n_kv_heads " +
-            std::to_string(n_kv_heads));
-  check(kv_row_stride >= n_kv_heads * head_dim,
-        "attention: kv_row_stride " + std::to_string(kv_row_stride) +
-            " is smaller than n_kv_heads * head_dim");
+  if (head_dim < 1 || head_dim > kMaxHeadDim)
+    throw Error("attention: head_dim " + std::to_string(head_dim) + " must be in 1.." +
+                std::to_string(kMaxHeadDim));
+  if (n_kv_heads < 1 || n_heads % n_kv_heads != 0)
+    throw Error("attention: n_heads " + std::to_string(n_heads) +
+                " must be a multiple of n_kv_heads " + std::to_string(n_kv_heads));
+  if (kv_row_stride < n_kv_heads * head_dim)
+    throw Error("attention: kv_row_stride " + std::to_string(kv_row_stride) +
+                " is smaller than n_kv_heads * head_dim");
   for (size_t i = 0; i < n_q; ++i)
-    check(q_pos[i] >= 0 && size_t(q_pos[i]) < n_kv,
-          "attention: query position " + std::to_string(q_pos[i]) + " outside 0.." +
-              std::to_string(n_kv) + " (n_kv)");
+    if (q_pos[i] < 0 || size_t(q_pos[i]) >= n_kv)
+      throw Error("attention: query position " + std::to_string(q_pos[i]) + " outside 0.." +
+                  std::to_string(n_kv) + " (n_kv)");
   // The slot table's upper bound belongs to the KV storage that built it; a negative slot can
   // only be corruption, and is cheap to rule out here.
   for (size_t p = 0; p < n_kv; ++p)
-    check(slots[p] >= 0, "attention: slot of position " + std::to_string(p) + " is negative");
+    if (slots[p] < 0)
+      throw Error("attention: slot of position " + std::to_string(p) + " is negative");
   struct Args {
     const KernelTable& k;
     float* out;
@@ -297,15 +318,22 @@ void to_f32(float* out, const void* src, DType dtype, size_t n) {
 
 void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_tokens,
           size_t n_heads, size_t head_dim, size_t rot_dim, RopeStyle style) {
-  check(rot_dim % 2 == 0 && rot_dim <= head_dim,
-        "rope: rot_dim " + std::to_string(rot_dim) + " must be even and <= head_dim " +
-            std::to_string(head_dim));
+  if (rot_dim % 2 != 0 || rot_dim > head_dim)
+    throw Error("rope: rot_dim " + std::to_string(rot_dim) + " must be even and <= head_dim " +
+                std::to_string(head_dim));
   ref::rope(x, positions, inv_freq, n_tokens, n_heads, head_dim, rot_dim, style);
 }
 
 void swiglu(float* gate, const float* up, size_t n) { swiglu(active_kernel_table(), gate, up, n); }
 
 void softmax(float* x, size_t n) { softmax(active_kernel_table(), x, n); }
+
+int64_t argmax(const float* x, size_t n) { return argmax(active_kernel_table(), x, n); }
+
+double sampling_weights(float* weights, const float* logits, size_t n, float max_logit,
+                        float temperature) {
+  return sampling_weights(active_kernel_table(), weights, logits, n, max_logit, temperature);
+}
 
 void attention(float* out, const float* q, const int32_t* q_pos, size_t n_q,
                const float* k_cache, const float* v_cache, size_t kv_row_stride,

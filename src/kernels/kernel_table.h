@@ -85,6 +85,12 @@ using QMatmulRowsFn = void (*)(float* y, const void* xq, const void* w, const fl
 // Dequantizes n elements (a multiple of the block size) of one weight type to f32.
 using DequantizeFn = void (*)(float* out, const void* src, size_t n);
 
+// Index of the largest of x[0..n) (ties: lowest index; NaN never wins); -1 when none > -inf.
+using ArgmaxFn = int64_t (*)(const float* x, size_t n);
+// weights[i] = logits[i] finite ? exp((logits[i] - max_logit) / temperature) : 0; returns the sum.
+using SamplingWeightsFn = double (*)(float* weights, const float* logits, size_t n,
+                                     float max_logit, float temperature);
+
 struct KernelTable {
   Isa isa;
   MatmulRowsFn matmul_rows;
@@ -97,6 +103,8 @@ struct KernelTable {
   QuantizeActFn quantize_q8k;    // activations for Q2_K .. Q6_K
   std::array<QMatmulRowsFn, kQuantTypeCount> qmatmul_rows;  // by quant_index()
   std::array<DequantizeFn, kQuantTypeCount> dequantize;     // by quant_index()
+  ArgmaxFn argmax;
+  SamplingWeightsFn sampling_weights;
 };
 
 // Where an ISA has no variant of a kernel, its table holds the next lower ISA's (x86-64:
@@ -118,6 +126,9 @@ void to_f32(const KernelTable& k, float* out, const void* src, DType dtype, size
 void quantize_activations(const KernelTable& k, void* dst, const float* x, DType w_dtype,
                           size_t n_rows, size_t d_in);
 void swiglu(const KernelTable& k, float* gate, const float* up, size_t n);
+int64_t argmax(const KernelTable& k, const float* x, size_t n);
+double sampling_weights(const KernelTable& k, float* weights, const float* logits, size_t n,
+                        float max_logit, float temperature);
 void softmax(const KernelTable& k, float* x, size_t n);
 void attention(const KernelTable& k, float* out, const float* q, const int32_t* q_pos,
                size_t n_q, const float* k_cache, const float* v_cache, size_t kv_row_stride,

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "kernels/sampler_simd.h"
 #include "kernels/simd_kernels.h"
 #include "kernels/variants.h"
 
@@ -59,6 +60,9 @@ struct Avx2 {
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(bits));
   }
+  static F zero_unless_finite(F v, F x) {  // x - x is 0 exactly when x is finite
+    return _mm256_and_ps(v, _mm256_cmp_ps(_mm256_sub_ps(x, x), _mm256_setzero_ps(), _CMP_EQ_OQ));
+  }
   static float reduce_add(F v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -100,5 +104,12 @@ void to_f32(float* out, const void* src, DType dtype, size_t n) {
 void swiglu(float* gate, const float* up, size_t n) { simd::swiglu<Avx2>(gate, up, n); }
 
 void softmax(float* x, size_t n) { simd::softmax<Avx2>(x, n); }
+
+int64_t argmax(const float* x, size_t n) { return simd::argmax<Avx2>(x, n); }
+
+double sampling_weights(float* weights, const float* logits, size_t n, float max_logit,
+                        float temperature) {
+  return simd::sampling_weights<Avx2>(weights, logits, n, max_logit, temperature);
+}
 
 }  // namespace tokenmill::kernels::avx2

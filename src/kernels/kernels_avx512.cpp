@@ -8,6 +8,7 @@
 #endif
 #include <immintrin.h>
 
+#include "kernels/sampler_simd.h"
 #include "kernels/simd_kernels.h"
 #include "kernels/variants.h"
 
@@ -55,6 +56,9 @@ struct Avx512 {
   static F max(F a, F b) { return _mm512_max_ps(a, b); }
   static F round(F v) { return _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
   static F mul_pow2(F y, F n) { return _mm512_scalef_ps(y, n); }
+  static F zero_unless_finite(F v, F x) {  // fpclass 0x99: QNaN, +inf, -inf, SNaN
+    return _mm512_maskz_mov_ps(__mmask16(~_mm512_fpclass_ps_mask(x, 0x99)), v);
+  }
   static float reduce_add(F v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(F v) { return _mm512_reduce_max_ps(v); }
 };
@@ -86,5 +90,12 @@ void to_f32(float* out, const void* src, DType dtype, size_t n) {
 void swiglu(float* gate, const float* up, size_t n) { simd::swiglu<Avx512>(gate, up, n); }
 
 void softmax(float* x, size_t n) { simd::softmax<Avx512>(x, n); }
+
+int64_t argmax(const float* x, size_t n) { return simd::argmax<Avx512>(x, n); }
+
+double sampling_weights(float* weights, const float* logits, size_t n, float max_logit,
+                        float temperature) {
+  return simd::sampling_weights<Avx512>(weights, logits, n, max_logit, temperature);
+}
 
 }  // namespace tokenmill::kernels::avx512

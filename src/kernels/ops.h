@@ -50,6 +50,13 @@ void swiglu(float* gate, const float* up, size_t n);
 // In-place softmax of one row. x: [n].
 void softmax(float* x, size_t n);
 
+// The sampler's loops over the vocabulary. argmax: index of the largest x[i] (ties to the lowest
+// index, NaN never wins), -1 when no element is > -inf. sampling_weights: weights[i] =
+// exp((logits[i] - max_logit) / temperature) for finite logits, 0 for -inf/NaN; returns their sum.
+int64_t argmax(const float* x, size_t n);
+double sampling_weights(float* weights, const float* logits, size_t n, float max_logit,
+                        float temperature);
+
 // Causal self-attention for the query tokens of one sequence, reading K/V through a slot table:
 // the K/V of the sequence's position p live at kv rows slots[p] of k_cache / v_cache.
 // q: [n_q, n_heads, head_dim] f32 for positions q_pos[0..n_q),

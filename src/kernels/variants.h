@@ -24,12 +24,19 @@ namespace tokenmill::kernels {
   void swiglu(float* gate, const float* up, size_t n);                                          \
   void softmax(float* x, size_t n);
 
+// The sampler's vocabulary loops (no NEON variant: neon tables keep the reference).
+#define TOKENMILL_SAMPLER_DECLS                                                             \
+  int64_t argmax(const float* x, size_t n);                                                 \
+  double sampling_weights(float* weights, const float* logits, size_t n, float max_logit, \
+                          float temperature);
+
 #define TOKENMILL_QUANT_REGISTRATION_DECLS   \
   void add_quant32_kernels(KernelTable& t); \
   void add_quantk_kernels(KernelTable& t);
 
 namespace ref {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
 // The rope spec; rope has no SIMD variant (sin/cos per pair dominate and are shared by heads).
 void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_tokens,
@@ -39,10 +46,12 @@ void rope(float* x, const int32_t* positions, const float* inv_freq, size_t n_to
 #if defined(__x86_64__) || defined(_M_X64)
 namespace avx2 {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
 }  // namespace avx2
 namespace avx512 {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
 }  // namespace avx512
 // AVX-512 with VNNI (vpdpbusd): only quantized kernels; the float ones are avx512's.
@@ -60,5 +69,6 @@ TOKENMILL_QUANT_REGISTRATION_DECLS
 
 #undef TOKENMILL_KERNEL_VARIANT_DECLS
 #undef TOKENMILL_QUANT_REGISTRATION_DECLS
+#undef TOKENMILL_SAMPLER_DECLS
 
 }  // namespace tokenmill::kernels

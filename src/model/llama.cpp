@@ -1,5 +1,6 @@
 #include "model/llama.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -23,24 +24,35 @@ LlamaModel::LlamaModel(ModelConfig cfg, ModelWeights weights, int32_t max_batch_
   up_.resize(T * cfg_.ffn_dim);
   out_.resize(T * cfg_.dim);
   slots_.resize(size_t(cfg_.max_context));
+  size_t scratch = kernels::matmul_scratch_bytes(w_.output.dtype, T, size_t(w_.output.cols));
+  for (const LayerWeights& L : w_.layers)
+    for (const MatrixRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+      scratch = std::max(scratch, kernels::matmul_scratch_bytes(m->dtype, T, size_t(m->cols)));
+  matmul_scratch_.resize(scratch);
+}
+
+void LlamaModel::matmul(float* y, const float* x, const MatrixRef& w, const float* bias, size_t T,
+                        ThreadPool& pool) {
+  kernels::matmul(y, x, w.data, w.dtype, bias, T, size_t(w.cols), size_t(w.rows), pool,
+                  matmul_scratch_.data());
 }
 
 void LlamaModel::validate(const ForwardBatch& b, const KvStorage& kv) const {
   const size_t T = b.n_tokens();
   check(T > 0, "forward: empty batch");
-  check(T <= size_t(max_batch_tokens_), "forward: batch of " + std::to_string(T) +
-                                            " tokens exceeds max_batch_tokens " +
-                                            std::to_string(max_batch_tokens_));
+  if (T > size_t(max_batch_tokens_))
+    throw Error("forward: batch of " + std::to_string(T) + " tokens exceeds max_batch_tokens " +
+                std::to_string(max_batch_tokens_));
   check(b.positions.size() == T && b.slot_mapping.size() == T,
         "forward: positions and slot_mapping must have one entry per token");
   for (size_t t = 0; t < T; ++t) {
-    check(b.token_ids[t] >= 0 && b.token_ids[t] < cfg_.vocab_size,
-          "token id " + std::to_string(b.token_ids[t]) + " out of range [0, " +
-              std::to_string(cfg_.vocab_size) + ")");
+    if (b.token_ids[t] < 0 || b.token_ids[t] >= cfg_.vocab_size)
+      throw Error("token id " + std::to_string(b.token_ids[t]) + " out of range [0, " +
+                  std::to_string(cfg_.vocab_size) + ")");
     check(b.slot_mapping[t] >= 0 && b.slot_mapping[t] < kv.n_slots(), "forward: slot out of range");
-    check(b.positions[t] >= 0 && b.positions[t] < cfg_.max_context,
-          "position " + std::to_string(b.positions[t]) + " exceeds the model context of " +
-              std::to_string(cfg_.max_context) + " tokens");
+    if (b.positions[t] < 0 || b.positions[t] >= cfg_.max_context)
+      throw Error("position " + std::to_string(b.positions[t]) + " exceeds the model context of " +
+                  std::to_string(cfg_.max_context) + " tokens");
   }
   int32_t next_row = 0;
   for (const SequenceInBatch& s : b.seqs) {
@@ -63,10 +75,13 @@ void LlamaModel::forward(const ForwardBatch& b, KvStorage& kv, float* logits, Th
   validate(b, kv);
   const size_t T = b.n_tokens();
   const size_t dim = size_t(cfg_.dim);
-  const size_t row_bytes = w_.token_embd.row_bytes();
-  for (size_t t = 0; t < T; ++t) {
-    const auto* row = static_cast<const std::byte*>(w_.token_embd.data) + size_t(b.token_ids[t]) * row_bytes;
-    kernels::to_f32(&x_[t * dim], row, w_.token_embd.dtype, dim);
+  {
+    OpTimer timer(profile_, OpKind::Embed);
+    const size_t row_bytes = w_.token_embd.row_bytes();
+    for (size_t t = 0; t < T; ++t) {
+      const auto* row = static_cast<const std::byte*>(w_.token_embd.data) + size_t(b.token_ids[t]) * row_bytes;
+      kernels::to_f32(&x_[t * dim], row, w_.token_embd.dtype, dim);
+    }
   }
   for (int64_t l = 0; l < cfg_.n_layers; ++l) {
     const LayerWeights& L = w_.layers[size_t(l)];
@@ -75,59 +90,96 @@ void LlamaModel::forward(const ForwardBatch& b, KvStorage& kv, float* logits, Th
   }
   // Final norm and LM head only for the rows that need logits.
   const size_t n_out = b.logits_rows.size();
-  for (size_t i = 0; i < n_out; ++i)
-    kernels::rmsnorm(&xb_[i * dim], &x_[size_t(b.logits_rows[i]) * dim], w_.output_norm.data(), 1, dim,
-                     cfg_.rms_eps);
-  if (n_out > 0)
-    kernels::matmul(logits, xb_.data(), w_.output.data, w_.output.dtype, nullptr, n_out, dim,
-                    size_t(cfg_.vocab_size), pool);
+  {
+    OpTimer timer(profile_, OpKind::Norm);
+    for (size_t i = 0; i < n_out; ++i)
+      kernels::rmsnorm(&xb_[i * dim], &x_[size_t(b.logits_rows[i]) * dim], w_.output_norm.data(), 1, dim,
+                       cfg_.rms_eps);
+  }
+  if (n_out > 0) {
+    OpTimer timer(profile_, OpKind::LmHead);
+    matmul(logits, xb_.data(), w_.output, nullptr, n_out, pool);
+  }
 }
 
 void LlamaModel::attention_block(const LayerWeights& L, int64_t layer, const ForwardBatch& b, KvStorage& kv,
                                  size_t T, ThreadPool& pool) {
   const size_t dim = size_t(cfg_.dim), qd = size_t(cfg_.q_dim()), kvd = size_t(cfg_.kv_dim());
   const size_t hd = size_t(cfg_.head_dim);
-  kernels::rmsnorm(xb_.data(), x_.data(), L.attn_norm.data(), T, dim, cfg_.rms_eps);
+  {
+    OpTimer timer(profile_, OpKind::Norm);
+    kernels::rmsnorm(xb_.data(), x_.data(), L.attn_norm.data(), T, dim, cfg_.rms_eps);
+  }
   auto bias = [](const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); };
-  kernels::matmul(q_.data(), xb_.data(), L.wq.data, L.wq.dtype, bias(L.bq), T, dim, qd, pool);
-  kernels::matmul(k_.data(), xb_.data(), L.wk.data, L.wk.dtype, bias(L.bk), T, dim, kvd, pool);
-  kernels::matmul(v_.data(), xb_.data(), L.wv.data, L.wv.dtype, bias(L.bv), T, dim, kvd, pool);
+  {
+    OpTimer timer(profile_, OpKind::MatmulQkv);
+    matmul(q_.data(), xb_.data(), L.wq, bias(L.bq), T, pool);
+    matmul(k_.data(), xb_.data(), L.wk, bias(L.bk), T, pool);
+    matmul(v_.data(), xb_.data(), L.wv, bias(L.bv), T, pool);
+  }
   if (cfg_.qk_norm) {
+    OpTimer timer(profile_, OpKind::Norm);
     kernels::rmsnorm(q_.data(), q_.data(), L.q_norm.data(), T * size_t(cfg_.n_heads), hd, cfg_.rms_eps);
     kernels::rmsnorm(k_.data(), k_.data(), L.k_norm.data(), T * size_t(cfg_.n_kv_heads), hd, cfg_.rms_eps);
   }
-  kernels::rope(q_.data(), b.positions.data(), inv_freq_.data(), T, size_t(cfg_.n_heads), hd, hd,
-                cfg_.rope_style);
-  kernels::rope(k_.data(), b.positions.data(), inv_freq_.data(), T, size_t(cfg_.n_kv_heads), hd, hd,
-                cfg_.rope_style);
+  {
+    OpTimer timer(profile_, OpKind::Rope);
+    kernels::rope(q_.data(), b.positions.data(), inv_freq_.data(), T, size_t(cfg_.n_heads), hd, hd,
+                  cfg_.rope_style);
+    kernels::rope(k_.data(), b.positions.data(), inv_freq_.data(), T, size_t(cfg_.n_kv_heads), hd, hd,
+                  cfg_.rope_style);
+  }
   float* k_cache = kv.k(layer);
   float* v_cache = kv.v(layer);
   const size_t stride = kv.row_stride();
-  for (size_t t = 0; t < T; ++t) {
-    const size_t slot = size_t(b.slot_mapping[t]);
-    std::memcpy(k_cache + slot * stride, &k_[t * kvd], kvd * sizeof(float));
-    std::memcpy(v_cache + slot * stride, &v_[t * kvd], kvd * sizeof(float));
+  {
+    OpTimer timer(profile_, OpKind::KvWrite);
+    for (size_t t = 0; t < T; ++t) {
+      const size_t slot = size_t(b.slot_mapping[t]);
+      std::memcpy(k_cache + slot * stride, &k_[t * kvd], kvd * sizeof(float));
+      std::memcpy(v_cache + slot * stride, &v_[t * kvd], kvd * sizeof(float));
+    }
   }
-  const float scale = 1.0f / std::sqrt(float(hd));
-  const int32_t bs = kv.block_size();
-  for (const SequenceInBatch& s : b.seqs) {
-    for (int32_t p = 0; p < s.n_context; ++p) slots_[size_t(p)] = s.block_table[size_t(p / bs)] * bs + p % bs;
-    const size_t r0 = size_t(s.token_begin);
-    kernels::attention(&att_[r0 * qd], &q_[r0 * qd], &b.positions[r0], size_t(s.n_tokens), k_cache, v_cache,
-                       stride, slots_.data(), size_t(s.n_context), size_t(cfg_.n_heads),
-                       size_t(cfg_.n_kv_heads), hd, scale, size_t(cfg_.sliding_window), pool);
+  {
+    OpTimer timer(profile_, OpKind::Attention);
+    const float scale = 1.0f / std::sqrt(float(hd));
+    const int32_t bs = kv.block_size();
+    for (const SequenceInBatch& s : b.seqs) {
+      for (int32_t p = 0; p < s.n_context; ++p) slots_[size_t(p)] = s.block_table[size_t(p / bs)] * bs + p % bs;
+      const size_t r0 = size_t(s.token_begin);
+      kernels::attention(&att_[r0 * qd], &q_[r0 * qd], &b.positions[r0], size_t(s.n_tokens), k_cache, v_cache,
+                         stride, slots_.data(), size_t(s.n_context), size_t(cfg_.n_heads),
+                         size_t(cfg_.n_kv_heads), hd, scale, size_t(cfg_.sliding_window), pool);
+    }
   }
-  kernels::matmul(out_.data(), att_.data(), L.wo.data, L.wo.dtype, nullptr, T, qd, dim, pool);
+  {
+    OpTimer timer(profile_, OpKind::MatmulOut);
+    matmul(out_.data(), att_.data(), L.wo, nullptr, T, pool);
+  }
+  OpTimer timer(profile_, OpKind::Residual);
   for (size_t i = 0; i < T * dim; ++i) x_[i] += out_[i];
 }
 
 void LlamaModel::ffn_block(const LayerWeights& L, size_t T, ThreadPool& pool) {
   const size_t dim = size_t(cfg_.dim), ffn = size_t(cfg_.ffn_dim);
-  kernels::rmsnorm(xb_.data(), x_.data(), L.ffn_norm.data(), T, dim, cfg_.rms_eps);
-  kernels::matmul(gate_.data(), xb_.data(), L.w_gate.data, L.w_gate.dtype, nullptr, T, dim, ffn, pool);
-  kernels::matmul(up_.data(), xb_.data(), L.w_up.data, L.w_up.dtype, nullptr, T, dim, ffn, pool);
-  kernels::swiglu(gate_.data(), up_.data(), T * ffn);
-  kernels::matmul(out_.data(), gate_.data(), L.w_down.data, L.w_down.dtype, nullptr, T, ffn, dim, pool);
+  {
+    OpTimer timer(profile_, OpKind::Norm);
+    kernels::rmsnorm(xb_.data(), x_.data(), L.ffn_norm.data(), T, dim, cfg_.rms_eps);
+  }
+  {
+    OpTimer timer(profile_, OpKind::MatmulGateUp);
+    matmul(gate_.data(), xb_.data(), L.w_gate, nullptr, T, pool);
+    matmul(up_.data(), xb_.data(), L.w_up, nullptr, T, pool);
+  }
+  {
+    OpTimer timer(profile_, OpKind::Swiglu);
+    kernels::swiglu(gate_.data(), up_.data(), T * ffn);
+  }
+  {
+    OpTimer timer(profile_, OpKind::MatmulDown);
+    matmul(out_.data(), gate_.data(), L.w_down, nullptr, T, pool);
+  }
+  OpTimer timer(profile_, OpKind::Residual);
   for (size_t i = 0; i < T * dim; ++i) x_[i] += out_[i];
 }
 

@@ -9,6 +9,7 @@
 #include "model/forward_batch.h"
 #include "model/kv_storage.h"
 #include "model/model_config.h"
+#include "model/op_profile.h"
 #include "model/weights.h"
 
 namespace tokenmill {
@@ -26,11 +27,17 @@ class LlamaModel {
   // (too many tokens, token id out of range, slot out of range, inconsistent rows).
   void forward(const ForwardBatch& batch, KvStorage& kv, float* logits, ThreadPool& pool);
 
+  // Attaches a per-op timer table filled by later forward() calls (null detaches). The profile
+  // must outlive its attachment.
+  void set_profile(OpProfile* profile) { profile_ = profile; }
+
  private:
   void validate(const ForwardBatch& batch, const KvStorage& kv) const;
   void attention_block(const LayerWeights& L, int64_t layer, const ForwardBatch& batch, KvStorage& kv,
                        size_t T, ThreadPool& pool);
   void ffn_block(const LayerWeights& L, size_t T, ThreadPool& pool);
+  // y = x . w^T (+ bias) through the matmul scratch.
+  void matmul(float* y, const float* x, const MatrixRef& w, const float* bias, size_t T, ThreadPool& pool);
 
   ModelConfig cfg_;
   ModelWeights w_;
@@ -48,6 +55,8 @@ class LlamaModel {
   std::vector<float> up_;      // [T, ffn]
   std::vector<float> out_;     // [T, dim] output of a projection before the residual add
   std::vector<int32_t> slots_; // [max_context] slot of each cached position of one sequence
+  std::vector<std::byte> matmul_scratch_;  // int8 activation blocks for quantized weights
+  OpProfile* profile_ = nullptr;
 };
 
 }  // namespace tokenmill

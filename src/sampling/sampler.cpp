@@ -5,24 +5,9 @@
 #include <string>
 
 #include "core/error.h"
+#include "kernels/ops.h"
 
 namespace tokenmill {
-namespace {
-
-// Index of the largest logit, ties to the lowest id; NaN never wins. -1 if none is > -inf.
-int32_t argmax(std::span<const float> logits) {
-  int32_t best = -1;
-  float best_logit = -INFINITY;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    if (logits[i] > best_logit) {
-      best_logit = logits[i];
-      best = static_cast<int32_t>(i);
-    }
-  }
-  return best;
-}
-
-}  // namespace
 
 Sampler::Sampler(const SamplingParams& params, uint64_t default_seed)
     : params_(params), rng_(params.seed.value_or(default_seed)) {}
@@ -47,7 +32,8 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> prompt
                     params_.presence_penalty, params_.frequency_penalty, penalty_scratch_);
   }
 
-  const int32_t best = argmax(logits);
+  // Index of the largest logit, ties to the lowest id; NaN never wins. -1 if none is > -inf.
+  const auto best = static_cast<int32_t>(kernels::argmax(logits.data(), logits.size()));
   check(best >= 0, "no token can be sampled: every logit is -inf or NaN (all banned?)");
   check(std::isfinite(logits[best]),
         "logits must be finite or -inf, got +inf at token " + std::to_string(best));
@@ -98,13 +84,9 @@ int32_t Sampler::sample_top_k(std::span<const float> logits, float max_logit) {
 
 int32_t Sampler::sample_full(std::span<const float> logits, float max_logit) {
   weights_.resize(logits.size());
-  double total_weight = 0.0;
-  for (size_t i = 0; i < logits.size(); ++i) {
-    // -inf (banned) and NaN get weight 0; +inf was rejected by the caller.
-    weights_[i] =
-        std::isfinite(logits[i]) ? std::exp((logits[i] - max_logit) / params_.temperature) : 0.0f;
-    total_weight += weights_[i];
-  }
+  // -inf (banned) and NaN get weight 0; +inf was rejected by the caller.
+  double total_weight = kernels::sampling_weights(weights_.data(), logits.data(), logits.size(),
+                                                  max_logit, params_.temperature);
   if (params_.top_p < 1.0f || params_.min_p > 0.0f) {
     const Candidate* boundary = nullptr;
     if (params_.top_p < 1.0f) {
