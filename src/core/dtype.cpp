@@ -53,9 +53,10 @@ size_t dtype_block_bytes(DType t) { return traits(t).block_bytes; }
 
 size_t dtype_row_bytes(DType t, size_t n) {
   const DTypeTraits tr = traits(t);
-  check(n % tr.block_elements == 0, std::to_string(n) + " elements of " + std::string(tr.name) +
-                                        " are not a whole number of " +
-                                        std::to_string(tr.block_elements) + "-element blocks");
+  if (n % tr.block_elements != 0)  // per token: build the message only on failure
+    throw Error(std::to_string(n) + " elements of " + std::string(tr.name) +
+                " are not a whole number of " + std::to_string(tr.block_elements) +
+                "-element blocks");
   return n / tr.block_elements * tr.block_bytes;
 }
 

@@ -71,6 +71,8 @@ KernelTable build_neon_table() {
   t.to_f32 = neon::to_f32;
   t.swiglu = neon::swiglu;
   t.softmax = neon::softmax;
+  t.argmax = neon::argmax;
+  t.sampling_weights = neon::sampling_weights;
   neon::add_quant32_kernels(t);
   neon::add_quantk_kernels(t);
   return t;

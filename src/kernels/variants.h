@@ -24,7 +24,7 @@ namespace tokenmill::kernels {
   void swiglu(float* gate, const float* up, size_t n);                                          \
   void softmax(float* x, size_t n);
 
-// The sampler's vocabulary loops (no NEON variant: neon tables keep the reference).
+// The sampler's vocabulary loops.
 #define TOKENMILL_SAMPLER_DECLS                                                             \
   int64_t argmax(const float* x, size_t n);                                                 \
   double sampling_weights(float* weights, const float* logits, size_t n, float max_logit, \
@@ -63,6 +63,7 @@ TOKENMILL_QUANT_REGISTRATION_DECLS
 #if defined(__aarch64__)
 namespace neon {
 TOKENMILL_KERNEL_VARIANT_DECLS
+TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
 }  // namespace neon
 #endif
