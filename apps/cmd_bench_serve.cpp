@@ -40,6 +40,8 @@ void bench_serve(const BenchServeFlags& f) {
   }
 }
 
+}  // namespace
+
 void add_bench_serve_command(CLI::App& bench) {
   auto f = std::make_shared<BenchServeFlags>();
   LoadgenConfig& c = f->config;
@@ -67,14 +69,6 @@ void add_bench_serve_command(CLI::App& bench) {
   cmd->add_option("--json", f->json_path,
                   "Also write config, aggregates and per-request records as JSON here");
   cmd->callback([f] { bench_serve(*f); });
-}
-
-}  // namespace
-
-void add_bench_command(CLI::App& app) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks");
-  bench->require_subcommand(1);
-  add_bench_serve_command(*bench);
 }
 
 }  // namespace tokenmill::cli
