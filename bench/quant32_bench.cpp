@@ -1,0 +1,175 @@
+// Quantized matmul of the 32-element-block family on the active ISA with a 2-thread pool, at the
+// shapes of a 1.1B llama-style model (d_model 2048, d_ff 5632):
+//   decode: 1 token; the weights cycle through copies totalling ~1 GiB, so they stream from DRAM
+//           (compare weight_bytes/s with BM_MemoryReadBandwidth);
+//   prefill: 512 tokens (compare int8_ops/s = 2 * MACs / s with BM_VnniPeak).
+// The two reference benchmarks measure this machine, both on 2 threads: a 1 GiB buffer summed
+// with AVX-512 loads in 16 interleaved streams per thread, and a register-only loop of independent
+// vpdpbusd (64 MACs each). Byte rates are in units of 2^30 bytes/s, op rates of 10^9 ops/s.
+// GCC 12's AVX-512 headers warn about their own self-initialized "undefined" vectors (GCC bug
+// 105593, fixed in GCC 13): silence only that here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <benchmark/benchmark.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/cpu_features.h"
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/kernel_table.h"
+
+namespace tokenmill::kernels {
+namespace {
+
+constexpr int kThreads = 2;
+constexpr size_t kColdBytes = size_t(1) << 30;
+
+// One [d_out, d_in] matrix of random codes with small f16 scales (and mins).
+std::vector<uint8_t> make_quant_weights(DType type, size_t d_out, size_t d_in) {
+  std::mt19937 rng(17);
+  const size_t bs = dtype_block_bytes(type), n_blocks = d_out * d_in / 32;
+  std::vector<uint8_t> w(n_blocks * bs);
+  for (uint8_t& b : w) b = uint8_t(rng());
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const uint16_t d = f32_to_fp16(0.001f + 0.01f * float(rng() % 100) / 100.0f);
+    std::memcpy(&w[b * bs], &d, 2);
+    if (type == DType::Q4_1 || type == DType::Q5_1) {
+      const uint16_t m = f32_to_fp16(-0.05f);
+      std::memcpy(&w[b * bs + 2], &m, 2);
+    }
+  }
+  return w;
+}
+
+// Args: dtype, d_in, d_out, n_tokens, cold (1: cycle through ~1 GiB of weight copies).
+void BM_Quant32Matmul(benchmark::State& state) {
+  const DType type = DType(state.range(0));
+  const size_t d_in = size_t(state.range(1)), d_out = size_t(state.range(2));
+  const size_t n_tokens = size_t(state.range(3));
+  const KernelTable& table = active_kernel_table();
+  ThreadPool pool(kThreads);
+  const std::vector<uint8_t> first = make_quant_weights(type, d_out, d_in);
+  const size_t copies = state.range(4) != 0 ? kColdBytes / first.size() + 1 : 1;
+  std::vector<std::vector<uint8_t>> weights(copies, first);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> x(n_tokens * d_in), y(n_tokens * d_out);  // [n_tokens, d_in], [n_tokens, d_out]
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> scratch(matmul_scratch_bytes(type, n_tokens, d_in));
+  size_t copy = 0;
+  for (auto _ : state) {
+    matmul(table, y.data(), x.data(), weights[copy].data(), type, nullptr, n_tokens, d_in, d_out, pool,
+           scratch.data());
+    benchmark::DoNotOptimize(y.data());
+    copy = copy + 1 == copies ? 0 : copy + 1;
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(
+      double(first.size()), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
+  state.counters["int8_ops/s"] = benchmark::Counter(2.0 * double(n_tokens * d_in * d_out),
+                                                    benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(dtype_name(type)) + " " + std::string(isa_name(table.isa)));
+}
+
+void Quant32Shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"dtype", "d_in", "d_out", "tokens", "cold"});
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
+    const int64_t t = int64_t(type);
+    b->Args({t, 2048, 5632, 1, 1});
+    b->Args({t, 2048, 2048, 512, 0});
+  }
+  for (DType type : {DType::Q4_0, DType::Q8_0}) {
+    const int64_t t = int64_t(type);
+    b->Args({t, 5632, 2048, 1, 1});
+    b->Args({t, 2048, 5632, 512, 0});
+    b->Args({t, 5632, 2048, 512, 0});
+  }
+}
+BENCHMARK(BM_Quant32Matmul)->Apply(Quant32Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+#if defined(__x86_64__) || defined(_M_X64)
+// Sums n bytes at p (a multiple of 64 * kStreams) as kStreams interleaved sequential streams, as
+// the matmul reads its rows; one stream alone reaches less of the bandwidth.
+constexpr size_t kStreams = 16;
+__attribute__((target("avx512f"))) int64_t sum_streams(const uint8_t* p, size_t n) {
+  const size_t part = n / kStreams;
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+  for (size_t i = 0; i < part; i += 64) {
+#pragma GCC unroll 16
+    for (size_t s = 0; s < kStreams; s += 2) {
+      a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + s * part + i));
+      a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + (s + 1) * part + i));
+    }
+  }
+  return _mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1));
+}
+
+// Memory read bandwidth: a 1 GiB buffer summed by 2 threads, half each.
+void BM_MemoryReadBandwidth(benchmark::State& state) {
+  if (!detect_cpu_features().avx512) {
+    state.SkipWithError("CPU lacks AVX-512");
+    return;
+  }
+  ThreadPool pool(kThreads);
+  std::vector<uint8_t> buf(kColdBytes + 64, 1);
+  const uint8_t* base = buf.data() + (64 - reinterpret_cast<uintptr_t>(buf.data()) % 64) % 64;
+  std::vector<int64_t> sums(kThreads);
+  for (auto _ : state) {
+    pool.parallel_for(kThreads, [&](size_t, size_t, int thread) {
+      sums[size_t(thread)] =
+          sum_streams(base + size_t(thread) * (kColdBytes / kThreads), kColdBytes / kThreads);
+    });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.counters["bytes/s"] = benchmark::Counter(
+      double(kColdBytes), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
+}
+BENCHMARK(BM_MemoryReadBandwidth)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// 12 independent accumulators: enough to cover vpdpbusd's latency on two ports.
+__attribute__((target("avx512f,avx512vnni"))) int32_t dpbusd_loop(int64_t iterations) {
+  __m512i acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_epi32(i);
+  __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+  for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+    __asm__ volatile("" : "+v"(a), "+v"(b));  // keep the operands opaque to the compiler
+  }
+  __m512i s = acc[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, acc[i]);
+  return _mm512_reduce_add_epi32(s);
+}
+
+// int8 peak: ops = 2 * 64 MACs per vpdpbusd, on 2 threads.
+void BM_VnniPeak(benchmark::State& state) {
+  if (!detect_cpu_features().avx512_vnni) {
+    state.SkipWithError("CPU lacks AVX-512 VNNI");
+    return;
+  }
+  ThreadPool pool(kThreads);
+  constexpr int64_t kIterations = 1 << 22;
+  std::vector<int32_t> sums(kThreads);
+  for (auto _ : state) {
+    pool.parallel_for(kThreads,
+                      [&](size_t, size_t, int thread) { sums[size_t(thread)] = dpbusd_loop(kIterations); });
+    benchmark::DoNotOptimize(sums.data());
+  }
+  state.counters["int8_ops/s"] = benchmark::Counter(double(kThreads) * kIterations * 12 * 64 * 2,
+                                                    benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_VnniPeak)->UseRealTime()->Unit(benchmark::kMillisecond);
+#endif
+
+}  // namespace
+}  // namespace tokenmill::kernels
