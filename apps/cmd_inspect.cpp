@@ -1,12 +1,15 @@
 // `tokenmill inspect`: metadata, tensors with types and shapes, parameter count and bytes.
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
 #include "core/error.h"
 #include "engine/model_loader.h"
+#include "core/cpu_features.h"
 #include "formats/ggml_types.h"
+#include "kernels/kernel_table.h"
 
 namespace tokenmill::cli {
 
@@ -36,10 +39,41 @@ std::string human_bytes(double b) {
   return buf;
 }
 
+// Tensors, parameters and bytes of one storage type.
+struct TypeTally {
+  size_t tensors = 0;
+  int64_t params = 0;
+  size_t bytes = 0;
+};
+
+// How the weight types present are computed on this machine.
+void print_weight_types(const std::map<std::string, TypeTally>& by_type, int64_t params, size_t bytes) {
+  std::printf("\nweight types (%.2f bits per weight overall):\n", params > 0 ? 8.0 * double(bytes) / double(params) : 0.0);
+  for (const auto& [name, t] : by_type)
+    std::printf("  %-6s %5zu tensors %14lld params %12s  %.2f bits/weight\n", name.c_str(), t.tensors,
+                (long long)t.params, human_bytes(double(t.bytes)).c_str(),
+                t.params > 0 ? 8.0 * double(t.bytes) / double(t.params) : 0.0);
+  bool any_quantized = false;
+  for (const auto& [name, t] : by_type) {
+    DType d;
+    if (!dtype_from_name(name, d)) {
+      std::printf("  %s: no kernel for this type; a model using it cannot be loaded\n", name.c_str());
+    } else if (dtype_is_quantized(d)) {
+      any_quantized = true;
+    }
+  }
+  if (any_quantized)
+    std::printf("compute: quantized weights are used in place from the mapped file (no repacking, no\n"
+                "  dequantized copy); activations are quantized to int8 blocks per matmul and the\n"
+                "  dot products run on the %s kernels\n",
+                std::string(isa_name(kernels::active_kernel_table().isa)).c_str());
+}
+
 void inspect(const InspectFlags& f) {
   const ModelFiles files = open_model_files(f.model.model);
   int64_t params = 0;
   size_t bytes = 0, count = 0;
+  std::map<std::string, TypeTally> by_type;
   if (files.gguf) {
     const GgufFile& g = *files.gguf;
     std::printf("file: %s\nformat: GGUF v%u, %s, alignment %zu, %zu metadata keys, %zu tensors\n",
@@ -57,6 +91,10 @@ void inspect(const InspectFlags& f) {
       params += t.n_elements();
       bytes += t.nbytes;
       ++count;
+      TypeTally& tally = by_type[std::string(ggml_type_name(t.ggml_type))];
+      ++tally.tensors;
+      tally.params += t.n_elements();
+      tally.bytes += t.nbytes;
     }
   } else {
     const HfCheckpoint& hf = *files.hf;
@@ -71,10 +109,15 @@ void inspect(const InspectFlags& f) {
       params += t.n_elements();
       bytes += t.nbytes;
       ++count;
+      TypeTally& tally = by_type[std::string(dtype_name(t.dtype))];
+      ++tally.tensors;
+      tally.params += t.n_elements();
+      tally.bytes += t.nbytes;
     }
   }
   std::printf("\nsummary: %zu tensors, %lld parameters (%.3f B), %s of tensor data\n", count, (long long)params,
               double(params) / 1e9, human_bytes(double(bytes)).c_str());
+  print_weight_types(by_type, params, bytes);
   // Architecture line when the file is a loadable model (vocab-only files are fine without).
   try {
     const ModelConfig c = files.gguf ? config_from_gguf(*files.gguf) : config_from_hf(files.hf->config(), files.path);

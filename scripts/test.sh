@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs dependencies, builds with warnings as errors, runs the C++ tests (ctest),
-# the library tests again under ASan+UBSan and the engine tests under TSan, then the Python tests
-# (pytest: CLI, bad input, and the OpenAI server end to end).
+# the library tests again under ASan+UBSan and the engine tests under TSan, the core and kernel
+# tests of the aarch64 build under qemu (NEON variants), then the Python tests (pytest: CLI, bad
+# input, quantize, bench, and the OpenAI server end to end).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$here/scripts/setup.sh"
@@ -26,4 +27,6 @@ cmake -S "$here" -B "$here/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE
 cmake --build "$here/build-tsan" -j "$jobs" --target test_core test_engine
 (cd "$here" && TSAN_OPTIONS=halt_on_error=1 "$here/build-tsan/test_core" --gtest_brief=1)
 (cd "$here" && TSAN_OPTIONS=halt_on_error=1 "$here/build-tsan/test_engine" --gtest_brief=1 --gtest_filter='Engine.*')
+# The edge build: core + kernels cross-compiled for aarch64, run under qemu-user.
+"$here/scripts/test_aarch64.sh"
 cd "$here" && TOKENMILL_BIN="$here/build/tokenmill" python3 -m pytest -q python/tests

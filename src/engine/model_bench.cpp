@@ -52,17 +52,21 @@ class BenchRunner {
 
   int threads() const { return pool_.size(); }
 
-  // Seconds for one prefill of n random tokens, logits of the last one only.
-  double run_prefill(int32_t n) {
+  // Seconds for one prefill of n random tokens, logits of the last one only (op timers into
+  // profile when given).
+  double run_prefill(int32_t n, OpProfile* profile = nullptr) {
     const std::vector<int32_t> ids = random_tokens(n);
     const int32_t chunk = model_.max_batch_tokens();
+    model_.set_profile(profile);
     const auto start = std::chrono::steady_clock::now();
     for (int32_t begin = 0; begin < n; begin += chunk) {
       const int32_t end = std::min(n, begin + chunk);
       fill_batch(ids.data() + begin, begin, end - begin, end == n);
       model_.forward(batch_, kv_, end == n ? logits_.data() : nullptr, pool_);
     }
-    return seconds_since(start);
+    const double s = seconds_since(start);
+    model_.set_profile(nullptr);
+    return s;
   }
 
   // Seconds for n single-token forwards at positions 0..n-1 (logits every step), after one
@@ -286,6 +290,13 @@ ModelBenchResult run_model_bench(const ModelConfig& cfg, const ModelWeights& wei
     say("profile: tg" + std::to_string(p.tokens) + " with op timers");
     p.wall_seconds = runner.run_generation(p.tokens, &p.ops);
     r.profile = std::move(p);
+    if (o.prompt_tokens > 0) {
+      BenchProfile pp;
+      pp.tokens = o.prompt_tokens;
+      say("profile: pp" + std::to_string(pp.tokens) + " with op timers");
+      pp.wall_seconds = runner.run_prefill(pp.tokens, &pp.ops);
+      r.prefill_profile = std::move(pp);
+    }
   }
   return r;
 }
@@ -336,14 +347,14 @@ std::string format_bench_markdown(const ModelBenchResult& r) {
   return out;
 }
 
-std::string format_bench_profile(const ModelBenchResult& r) {
-  if (!r.profile) return "";
-  const BenchProfile& p = *r.profile;
+namespace {
+
+// One profile table: op, calls per token, ms per token, share of the pass's wall time.
+std::string format_profile(const BenchProfile& p, const std::string& what) {
   const double tokens = double(std::max(p.tokens, 1));
   const double timed_s = p.ops.total_seconds();
-  std::string out = "profile: " + std::to_string(p.tokens) + " single-token forwards with op timers: " +
-                    fmt("%.3f ms/token", p.wall_seconds * 1e3 / tokens) + " wall, ops " +
-                    fmt("%.3f ms/token", timed_s * 1e3 / tokens) + " (" +
+  std::string out = "profile: " + what + ": " + fmt("%.3f ms/token", p.wall_seconds * 1e3 / tokens) +
+                    " wall, ops " + fmt("%.3f ms/token", timed_s * 1e3 / tokens) + " (" +
                     percent(p.wall_seconds > 0 ? timed_s / p.wall_seconds : 0) + ")\n\n";
   out += "| op | calls/token | ms/token | % |\n| --- | ---: | ---: | ---: |\n";
   std::vector<size_t> order;
@@ -360,6 +371,19 @@ std::string format_bench_profile(const ModelBenchResult& r) {
   const double untimed_s = std::max(0.0, p.wall_seconds - timed_s);
   out += "| (outside ops) | | " + fmt("%.4f", untimed_s * 1e3 / tokens) + " | " +
          fmt("%.1f", p.wall_seconds > 0 ? 100 * untimed_s / p.wall_seconds : 0) + " |\n";
+  return out;
+}
+
+}  // namespace
+
+std::string format_bench_profile(const ModelBenchResult& r) {
+  if (!r.profile) return "";
+  std::string out = format_profile(*r.profile, std::to_string(r.profile->tokens) +
+                                                   " single-token forwards with op timers");
+  if (r.prefill_profile)
+    out += "\n" + format_profile(*r.prefill_profile,
+                                 "one prefill of " + std::to_string(r.prefill_profile->tokens) +
+                                     " tokens with op timers");
   return out;
 }
 

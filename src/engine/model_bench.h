@@ -93,7 +93,8 @@ struct ModelBenchResult {
   int32_t batch_tokens = 0;
   std::vector<BenchTestResult> tests;
   std::optional<kernels::MachineLimits> limits;
-  std::optional<BenchProfile> profile;
+  std::optional<BenchProfile> profile;          // decode (tg) pass
+  std::optional<BenchProfile> prefill_profile;  // one pp pass (when -p > 0)
 };
 
 // Fractions of the machine's roofs (unset when the test or the limits did not run).
