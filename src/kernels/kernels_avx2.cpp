@@ -75,6 +75,13 @@ struct Avx2 {
     s = _mm_max_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
   }
+  // Lane i = reduce_add(v[i]) for i < 8, sharing the shuffles of all 8 reductions.
+  static F reduce_add_each(const F* v) {
+    // Per 128-bit half: lane i holds input i's sum over that half's 4 lanes (i < 4).
+    const F s0 = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+    const F s1 = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(s0, s1, 0x20), _mm256_permute2f128_ps(s0, s1, 0x31));
+  }
 };
 
 }  // namespace

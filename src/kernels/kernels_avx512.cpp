@@ -61,6 +61,28 @@ struct Avx512 {
   }
   static float reduce_add(F v) { return _mm512_reduce_add_ps(v); }
   static float reduce_max(F v) { return _mm512_reduce_max_ps(v); }
+  // Lane i = reduce_add(v[i]) for i < 16: a tree of 15 shuffle-and-add combines instead of 16
+  // separate reductions. The tree leaves lane (q, l) (quarter q, lane l in it) holding the input
+  // whose index has bits 0<->1 and 2<->3 swapped, so the inputs are read in that order.
+  static F reduce_add_each(const F* v) {
+    constexpr int kSwap[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
+    F w[8], x[4], y[2];
+    for (int j = 0; j < 8; ++j) {  // halves: lanes 0-7 partials of input j, 8-15 of j + 8
+      const F a = v[kSwap[j]], b = v[kSwap[j + 8]];
+      w[j] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_f32x4(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    for (int j = 0; j < 4; ++j) {  // quarters: inputs j, j + 8, j + 4, j + 12
+      x[j] = _mm512_add_ps(_mm512_shuffle_f32x4(w[j], w[j + 4], _MM_SHUFFLE(2, 0, 2, 0)),
+                           _mm512_shuffle_f32x4(w[j], w[j + 4], _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+    for (int j = 0; j < 2; ++j) {  // per quarter: two lanes of x[j], two of x[j + 2]
+      y[j] = _mm512_add_ps(_mm512_shuffle_ps(x[j], x[j + 2], _MM_SHUFFLE(1, 0, 1, 0)),
+                           _mm512_shuffle_ps(x[j], x[j + 2], _MM_SHUFFLE(3, 2, 3, 2)));
+    }
+    return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(y[0], y[1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
 };
 
 }  // namespace

@@ -75,6 +75,10 @@ struct Neon {
   }
   static float reduce_add(F v) { return vaddvq_f32(v); }
   static float reduce_max(F v) { return vmaxnmvq_f32(v); }
+  // Lane i = reduce_add(v[i]) for i < 4.
+  static F reduce_add_each(const F* v) {
+    return vpaddq_f32(vpaddq_f32(v[0], v[1]), vpaddq_f32(v[2], v[3]));
+  }
 };
 
 }  // namespace

@@ -6,8 +6,8 @@
 // V provides: F (f32 vector), kWidth (lanes), kTileRows and kTileTokens (matmul register tile),
 // zero, set1, load, store, load_partial/store_partial (first n lanes, rest zero),
 // load_f16/load_bf16 (+ _partial), add, sub, mul, div, fmadd, min, max, round, reduce_add,
-// reduce_max, keep_first(v, n) (zero lanes >= n) and mul_pow2(y, n) = y * 2^n for integral n
-// in [-126, 127].
+// reduce_max, reduce_add_each(const F* v) (lane i = reduce_add(v[i]) for i < kWidth), keep_first(v,
+// n) (zero lanes >= n) and mul_pow2(y, n) = y * 2^n for integral n in [-126, 127].
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -177,24 +177,103 @@ inline float dot(const float* a, const float* b, size_t n) {
   return V::reduce_add(V::add(acc0, acc1));
 }
 
+// acc[d0 + i] = acc[d0 + i] * keep + sum_c weight[c] * v_rows[c][d0 + i] for the R vectors from
+// d0 (the last one only its first m lanes when Partial). Two sets of R accumulators (even and
+// odd keys) keep 2R independent FMA chains in flight.
+template <class V, size_t R, bool Partial>
+inline void accumulate_value_vectors(float* acc, float keep, const float* weight,
+                                     const float* const* v_rows, size_t count, size_t d0,
+                                     size_t m) {
+  using F = typename V::F;
+  constexpr size_t N = V::kWidth;
+  const auto ld = [m](const float* p, size_t r) {
+    if constexpr (Partial) {
+      if (r + 1 == R) return V::load_partial(p + r * N, m);
+    }
+    return V::load(p + r * N);
+  };
+  F a[R], b[R];
+  const F k = V::set1(keep);
+#pragma GCC unroll 8
+  for (size_t r = 0; r < R; ++r) {
+    a[r] = V::mul(ld(acc + d0, r), k);
+    b[r] = V::zero();
+  }
+  size_t c = 0;
+  for (; c + 2 <= count; c += 2) {
+    const F w0 = V::set1(weight[c]), w1 = V::set1(weight[c + 1]);
+    const float* v0 = v_rows[c] + d0;
+    const float* v1 = v_rows[c + 1] + d0;
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; ++r) {
+      a[r] = V::fmadd(ld(v0, r), w0, a[r]);
+      b[r] = V::fmadd(ld(v1, r), w1, b[r]);
+    }
+  }
+  if (c < count) {
+    const F w0 = V::set1(weight[c]);
+#pragma GCC unroll 8
+    for (size_t r = 0; r < R; ++r) a[r] = V::fmadd(ld(v_rows[c] + d0, r), w0, a[r]);
+  }
+#pragma GCC unroll 8
+  for (size_t r = 0; r < R; ++r) {
+    const F sum = V::add(a[r], b[r]);
+    if constexpr (Partial) {
+      if (r + 1 == R) {
+        V::store_partial(acc + d0 + r * N, sum, m);
+        continue;
+      }
+    }
+    V::store(acc + d0 + r * N, sum);
+  }
+}
+
 // acc[d] = acc[d] * keep + sum_c weight[c] * v_rows[c][d] for d < n, c < count. Each acc
-// vector is loaded and stored once per block of keys rather than once per key.
+// vector is loaded and stored once per block of keys, each weight broadcast once per 4 vectors.
 // acc: [n], weight: [count], v_rows: count pointers to [n].
 template <class V>
 inline void accumulate_values(float* acc, float keep, const float* weight,
                               const float* const* v_rows, size_t count, size_t n) {
-  constexpr size_t N = V::kWidth;
-  const typename V::F k = V::set1(keep);
-  for (size_t d = 0; d < n; d += N) {
-    const size_t m = n - d < N ? n - d : N;
-    typename V::F a = V::mul(V::load_partial(acc + d, m), k);
-    if (m == N) {
-      for (size_t c = 0; c < count; ++c) a = V::fmadd(V::load(v_rows[c] + d), V::set1(weight[c]), a);
-    } else {
-      for (size_t c = 0; c < count; ++c)
-        a = V::fmadd(V::load_partial(v_rows[c] + d, m), V::set1(weight[c]), a);
+  constexpr size_t N = V::kWidth, R = 4;
+  size_t d = 0;
+  for (; d + R * N <= n; d += R * N)
+    accumulate_value_vectors<V, R, false>(acc, keep, weight, v_rows, count, d, N);
+  for (; d + N <= n; d += N)
+    accumulate_value_vectors<V, 1, false>(acc, keep, weight, v_rows, count, d, N);
+  if (d < n) accumulate_value_vectors<V, 1, true>(acc, keep, weight, v_rows, count, d, n - d);
+}
+
+// Scores of kAttentionBlock keys for one head: out[c] = dot(q, k_rows[c], n) * scale. The
+// dot products of kWidth keys accumulate side by side over head_dim and are reduced together by
+// reduce_add_each, so no score needs a horizontal reduction of its own. G vector groups of keys
+// run at once (G * kWidth independent accumulators) to hide FMA latency on narrow vectors.
+// k_rows: kAttentionBlock pointers to [n]; out: [kAttentionBlock] (kWidth-aligned).
+template <class V, size_t G>
+inline void attention_scores(float* out, const float* q, const float* const* k_rows, size_t n,
+                             float scale) {
+  using F = typename V::F;
+  constexpr size_t N = V::kWidth, K = G * N;
+  static_assert(kAttentionBlock % K == 0, "key groups must tile the block");
+  const F s = V::set1(scale);
+  for (size_t c0 = 0; c0 < kAttentionBlock; c0 += K) {
+    F acc[K];
+#pragma GCC unroll 16
+    for (size_t j = 0; j < K; ++j) acc[j] = V::zero();
+    size_t d = 0;
+    for (; d + N <= n; d += N) {
+      const F qv = V::load(q + d);
+#pragma GCC unroll 16
+      for (size_t j = 0; j < K; ++j) acc[j] = V::fmadd(qv, V::load(k_rows[c0 + j] + d), acc[j]);
     }
-    V::store_partial(acc + d, a, m);
+    if (d < n) {
+      const size_t m = n - d;
+      const F qv = V::load_partial(q + d, m);
+#pragma GCC unroll 16
+      for (size_t j = 0; j < K; ++j)
+        acc[j] = V::fmadd(qv, V::load_partial(k_rows[c0 + j] + d, m), acc[j]);
+    }
+#pragma GCC unroll 4
+    for (size_t g = 0; g < G; ++g) V::store(out + c0 + g * N, V::mul(V::reduce_add_each(acc + g * N), s));
   }
 }
 
@@ -203,7 +282,10 @@ void attention_items(float* out, const float* q, const int32_t* q_pos, const flo
                      const float* v_cache, size_t kv_row_stride, const int32_t* slots,
                      size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale,
                      size_t window, size_t item_begin, size_t item_end) {
+  using F = typename V::F;
   constexpr size_t B = kAttentionBlock, H = kAttentionHeadsPerItem, N = V::kWidth;
+  constexpr size_t G = N >= 8 ? 1 : 8 / N;  // key vectors scored at once
+  static_assert(B % N == 0, "a key block is whole vectors");
   for (size_t item = item_begin; item < item_end; ++item) {
     const AttentionItem it = attention_item(item, n_heads, n_kv_heads);
     const size_t kv_offset = it.kv_head * head_dim;
@@ -220,22 +302,24 @@ void attention_items(float* out, const float* q, const int32_t* q_pos, const flo
     }
     for (size_t p0 = first; p0 <= last; p0 += B) {
       const size_t count = last + 1 - p0 < B ? last + 1 - p0 : B;
-      const float* k_rows[B];  // [count] key rows of this block
+      const float* k_rows[B];  // [B] key rows of this block; past count, repeats of the first
       const float* v_rows[B];  // [count] value rows of this block
       for (size_t c = 0; c < count; ++c) {
         const size_t row = size_t(slots[p0 + c]) * kv_row_stride + kv_offset;
         k_rows[c] = k_cache + row;
         v_rows[c] = v_cache + row;
       }
+      // Padding keys score the same as key 0 of the block, so they cannot raise its maximum;
+      // their weights are dropped below.
+      for (size_t c = count; c < B; ++c) k_rows[c] = k_rows[0];
       // The block's K/V rows (count * head_dim floats each) stay in L1 across the item's heads.
       for (size_t g = 0; g < it.n_heads; ++g) {
         const float* q_h = q_item + g * head_dim;  // [head_dim]
-        alignas(64) float weight[B];  // [count] scores, then exp(score - running_max)
-        float block_max = -INFINITY;
-        for (size_t c = 0; c < count; ++c) {
-          weight[c] = dot<V>(q_h, k_rows[c], head_dim) * scale;
-          block_max = weight[c] > block_max ? weight[c] : block_max;
-        }
+        alignas(64) float weight[B];  // [B] scores, then exp(score - running_max)
+        attention_scores<V, G>(weight, q_h, k_rows, head_dim, scale);
+        F vmax = V::load(weight);
+        for (size_t c = N; c < B; c += N) vmax = V::max(vmax, V::load(weight + c));
+        const float block_max = V::reduce_max(vmax);
         // Rescale what was summed so far only when the maximum grows (exp(-inf) = 0 at start).
         float keep = 1.0f;
         if (block_max > running_max[g]) {
@@ -243,18 +327,21 @@ void attention_items(float* out, const float* q, const int32_t* q_pos, const flo
           running_sum[g] *= keep;
           running_max[g] = block_max;
         }
+        const F vm = V::set1(running_max[g]);
+        F vsum = V::zero();
         for (size_t c = 0; c < count; c += N) {
           const size_t m = count - c < N ? count - c : N;
-          const typename V::F s = V::sub(V::load_partial(weight + c, m), V::set1(running_max[g]));
-          V::store_partial(weight + c, exp<V>(s), m);
+          const F e = V::keep_first(exp<V>(V::sub(V::load(weight + c), vm)), m);
+          vsum = V::add(vsum, e);
+          V::store(weight + c, e);
         }
-        for (size_t c = 0; c < count; ++c) running_sum[g] += weight[c];
+        running_sum[g] += V::reduce_add(vsum);
         accumulate_values<V>(acc[g], keep, weight, v_rows, count, head_dim);
       }
     }
     for (size_t g = 0; g < it.n_heads; ++g) {
       float* out_h = out + (it.query * n_heads + it.head_begin + g) * head_dim;  // [head_dim]
-      const typename V::F inv_sum = V::set1(1.0f / running_sum[g]);
+      const F inv_sum = V::set1(1.0f / running_sum[g]);
       for (size_t d = 0; d < head_dim; d += N) {
         const size_t m = head_dim - d < N ? head_dim - d : N;
         V::store_partial(out_h + d, V::mul(V::load_partial(acc[g] + d, m), inv_sum), m);
