@@ -8,88 +8,26 @@
 
 #include "core/error.h"
 #include "model/llama.h"
+#include "random_model.h"
 
 namespace tokenmill {
 namespace {
 
-struct RandomModel {
-  ModelConfig cfg;
-  std::vector<std::vector<float>> storage;  // owns every matrix
-  ModelWeights w;
+using testing::RandomModel;
+using testing::RandomModelShape;
 
-  MatrixRef matrix(int64_t rows, int64_t cols, std::mt19937& rng) {
-    std::normal_distribution<float> d(0.0f, 0.1f);
-    storage.emplace_back(size_t(rows * cols));
-    for (float& x : storage.back()) x = d(rng);
-    return MatrixRef{storage.back().data(), DType::F32, rows, cols};
-  }
-  static std::vector<float> vec(int64_t n, float mean, float sd, std::mt19937& rng) {
-    std::normal_distribution<float> d(mean, sd);
-    std::vector<float> v(static_cast<size_t>(n));
-    for (float& x : v) x = d(rng);
-    return v;
-  }
-
-  explicit RandomModel(bool qwen_like) {
-    cfg.architecture = qwen_like ? "qwen3" : "llama";
-    cfg.vocab_size = 50;
-    cfg.dim = 32;
-    cfg.n_layers = 2;
-    cfg.n_heads = 4;
-    cfg.n_kv_heads = 2;
-    cfg.head_dim = 8;
-    cfg.ffn_dim = 48;
-    cfg.max_context = 64;
-    cfg.qkv_bias = qwen_like;
-    cfg.qk_norm = qwen_like;
-    cfg.sliding_window = qwen_like ? 0 : 6;
-    cfg.rope_style = qwen_like ? kernels::RopeStyle::NeoxHalves : kernels::RopeStyle::Interleaved;
-    cfg.validate("test");
-    std::mt19937 rng(42);
-    storage.reserve(64);
-    w.token_embd = matrix(cfg.vocab_size, cfg.dim, rng);
-    w.output = matrix(cfg.vocab_size, cfg.dim, rng);
-    w.output_norm = vec(cfg.dim, 1.0f, 0.1f, rng);
-    for (int64_t l = 0; l < cfg.n_layers; ++l) {
-      LayerWeights L;
-      L.attn_norm = vec(cfg.dim, 1.0f, 0.1f, rng);
-      L.wq = matrix(cfg.q_dim(), cfg.dim, rng);
-      L.wk = matrix(cfg.kv_dim(), cfg.dim, rng);
-      L.wv = matrix(cfg.kv_dim(), cfg.dim, rng);
-      L.wo = matrix(cfg.dim, cfg.q_dim(), rng);
-      if (qwen_like) {
-        L.bq = vec(cfg.q_dim(), 0.0f, 0.1f, rng);
-        L.bk = vec(cfg.kv_dim(), 0.0f, 0.1f, rng);
-        L.bv = vec(cfg.kv_dim(), 0.0f, 0.1f, rng);
-        L.q_norm = vec(cfg.head_dim, 1.0f, 0.1f, rng);
-        L.k_norm = vec(cfg.head_dim, 1.0f, 0.1f, rng);
-      }
-      L.ffn_norm = vec(cfg.dim, 1.0f, 0.1f, rng);
-      L.w_gate = matrix(cfg.ffn_dim, cfg.dim, rng);
-      L.w_up = matrix(cfg.ffn_dim, cfg.dim, rng);
-      L.w_down = matrix(cfg.dim, cfg.ffn_dim, rng);
-      w.layers.push_back(std::move(L));
-    }
-  }
-};
+RandomModel make_model(bool qwen_like) {
+  RandomModelShape shape;  // vocab 50, dim 32, 2 layers, 4 heads / 2 kv heads, head_dim 8
+  shape.qwen_like = qwen_like;
+  return RandomModel(shape, 42);
+}
 
 constexpr int32_t kBlock = 4;
 
 // Appends the tokens ids[first .. first+n) of a sequence whose blocks are `table`.
 void add_seq(ForwardBatch& b, const std::vector<int32_t>& ids, int32_t first, int32_t n,
              const std::vector<int32_t>& table) {
-  SequenceInBatch s;
-  s.token_begin = int32_t(b.token_ids.size());
-  s.n_tokens = n;
-  s.n_context = first + n;
-  s.block_table = table;
-  for (int32_t p = first; p < first + n; ++p) {
-    b.token_ids.push_back(ids[size_t(p)]);
-    b.positions.push_back(p);
-    b.slot_mapping.push_back(table[size_t(p / kBlock)] * kBlock + p % kBlock);
-    b.logits_rows.push_back(int32_t(b.token_ids.size()) - 1);
-  }
-  b.seqs.push_back(std::move(s));
+  testing::add_sequence(b, ids, first, n, table, kBlock);
 }
 
 double max_abs_diff(const float* a, const float* b, size_t n) {
@@ -101,7 +39,7 @@ double max_abs_diff(const float* a, const float* b, size_t n) {
 class LlamaBatchTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(LlamaBatchTest, BatchedSequencesMatchSeparateRuns) {
-  RandomModel rm(GetParam());
+  RandomModel rm = make_model(GetParam());
   ThreadPool pool(2);
   LlamaModel model(rm.cfg, rm.w, 64);
   const size_t V = size_t(rm.cfg.vocab_size);
@@ -141,7 +79,7 @@ TEST_P(LlamaBatchTest, BatchedSequencesMatchSeparateRuns) {
 }
 
 TEST_P(LlamaBatchTest, RejectsInvalidBatches) {
-  RandomModel rm(GetParam());
+  RandomModel rm = make_model(GetParam());
   ThreadPool pool(1);
   LlamaModel model(rm.cfg, rm.w, 8);
   KvStorage kv(rm.cfg, 4, kBlock);

@@ -29,6 +29,10 @@ struct RandomModel {
   std::deque<std::vector<std::byte>> storage;  // owns every matrix (deque: stable addresses)
   ModelWeights w;
 
+  // Matrices point into storage: not copyable (a copy would alias the original's buffers).
+  RandomModel(const RandomModel&) = delete;
+  RandomModel& operator=(const RandomModel&) = delete;
+
   RandomModel(const RandomModelShape& s, uint32_t seed) {
     cfg.architecture = s.qwen_like ? "qwen3" : "llama";
     cfg.vocab_size = s.vocab;
