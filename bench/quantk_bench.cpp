@@ -1,18 +1,11 @@
-// K-quant matmul benchmarks at the shapes of a 1.1B llama-style model (d_model 2048, d_ff 5632),
-// with the two machine limits they are judged against:
-//   BM_QuantKReadBandwidth  memory read bandwidth: a 1 GiB buffer summed with 512-bit loads by a pool;
-//   BM_QuantKVnniPeak       int8 multiply-add peak: register-only vpdpbusd chains, no memory traffic.
+// K-quant matmul benchmarks at the shapes of a 1.1B llama-style model (d_model 2048, d_ff 5632).
+// The machine limits they are judged against are BM_MemoryReadBandwidth and BM_VnniPeak
+// (quant32_bench.cpp) and `tokenmill bench` (kernels/machine_limits.h).
 // Decode (1 token) cycles through enough weight copies (>= 256 MiB) that every call streams its
 // weights from memory; prefill (512 tokens) reuses one copy. Counters: bytes_per_second counts
 // weight bytes plus f32 activations in and out once per call; ops_per_second counts
 // 2 * n_tokens * d_in * d_out (one multiply and one add per weight and token). Both are decimal
-// (1e9 = G) so they compare directly with BM_QuantKReadBandwidth and BM_QuantKVnniPeak.
-// GCC 12's AVX-512 headers build some results from a self-initialized "undefined" vector and then
-// warn about it at every inlined use (GCC bug 105593, fixed in GCC 13): silence only that here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// (1e9 = G).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -21,9 +14,6 @@
 #include <string>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64)
-#include <immintrin.h>
-#endif
 
 #include "core/cpu_features.h"
 #include "core/dtype.h"
@@ -132,94 +122,6 @@ void QuantKShapes(benchmark::internal::Benchmark* b) {
   b->Args({q4k, 2048, 2048, 512, 1, active, 0});
 }
 BENCHMARK(BM_QuantKMatmul)->Apply(QuantKShapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
-
-#if defined(__x86_64__) || defined(_M_X64)
-// Sum of n bytes (n a multiple of 256) as u64 lanes, 4 independent accumulators.
-__attribute__((target("avx512f"))) uint64_t sum_bytes(const uint8_t* p, size_t n) {
-  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i < n; i += 256) {
-    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
-    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
-    a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(p + i + 128));
-    a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 192));
-  }
-  return uint64_t(
-      _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
-}
-
-// Args: threads. Each thread sums a contiguous 1/threads of a 1 GiB buffer.
-void BM_QuantKReadBandwidth(benchmark::State& state) {
-  if (!detect_cpu_features().avx512) {
-    state.SkipWithError("needs AVX-512");
-    return;
-  }
-  const size_t n = size_t(1) << 30;
-  const int threads = int(state.range(0));
-  std::vector<uint8_t> buf(n, 1);
-  ThreadPool pool(threads);
-  const size_t part = n / size_t(threads) / 256 * 256;
-  for (auto _ : state) {
-    std::vector<uint64_t> sums(static_cast<size_t>(threads));
-    pool.parallel_for(size_t(threads), [&](size_t begin, size_t end, int) {
-      for (size_t i = begin; i < end; ++i) sums[i] = sum_bytes(buf.data() + i * part, part);
-    });
-    benchmark::DoNotOptimize(sums.data());
-  }
-  state.counters["bytes_per_second"] =
-      benchmark::Counter(double(part * size_t(threads)), benchmark::Counter::kIsIterationInvariantRate);
-}
-BENCHMARK(BM_QuantKReadBandwidth)
-    ->ArgNames({"threads"})
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-
-constexpr size_t kPeakChains = 12;  // independent accumulators: > latency x issue width
-constexpr size_t kPeakIters = size_t(1) << 22;
-
-// kPeakIters x kPeakChains vpdpbusd on registers only (64 multiply-adds each).
-__attribute__((target("avx512f,avx512vnni"))) int dpbusd_chains() {
-  __m512i acc[kPeakChains];
-  for (size_t i = 0; i < kPeakChains; ++i) acc[i] = _mm512_set1_epi32(int(i));
-  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
-  for (size_t it = 0; it < kPeakIters; ++it) {
-#pragma GCC unroll 12
-    for (size_t i = 0; i < kPeakChains; ++i) {
-      acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
-      asm volatile("" : "+v"(acc[i]));  // keep every chain live and in a register
-    }
-  }
-  __m512i s = acc[0];
-  for (size_t i = 1; i < kPeakChains; ++i) s = _mm512_add_epi32(s, acc[i]);
-  return _mm512_reduce_add_epi32(s);
-}
-
-// Args: threads.
-void BM_QuantKVnniPeak(benchmark::State& state) {
-  if (!detect_cpu_features().avx512_vnni) {
-    state.SkipWithError("needs AVX-512 VNNI");
-    return;
-  }
-  const int threads = int(state.range(0));
-  ThreadPool pool(threads);
-  for (auto _ : state) {
-    std::vector<int> out(static_cast<size_t>(threads));
-    pool.parallel_for(size_t(threads), [&](size_t begin, size_t end, int) {
-      for (size_t i = begin; i < end; ++i) out[i] = dpbusd_chains();
-    });
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.counters["ops_per_second"] = benchmark::Counter(2.0 * 64 * double(kPeakChains * kPeakIters) * threads,
-                                                        benchmark::Counter::kIsIterationInvariantRate);
-}
-BENCHMARK(BM_QuantKVnniPeak)
-    ->ArgNames({"threads"})
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond);
-#endif
 
 }  // namespace
 }  // namespace tokenmill::kernels
