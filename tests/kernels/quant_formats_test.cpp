@@ -189,7 +189,7 @@ TEST(QuantizeWeights, GaussianRelativeErrorWithinBounds) {
   ThreadPool pool(2);
   for (const ErrorBound& b : kErrorBounds) {
     if (!has_dequantize(scalar_table(), b.type)) {
-      std::printf("  %-5s skipped: no dequantize kernel\n", type_name(b.type).c_str());
+      ADD_FAILURE() << "no dequantize kernel for " << type_name(b.type);
       continue;
     }
     std::vector<uint8_t> q(n_rows * dtype_row_bytes(b.type, n_per_row));
@@ -290,7 +290,7 @@ TEST(QuantizeWeights, RepresentableValuesRoundTripExactly) {
   std::mt19937 rng(23);
   for (DType t : kQuantTypes) {
     if (!has_dequantize(scalar_table(), t)) {
-      std::printf("  %-5s skipped: no dequantize kernel\n", type_name(t).c_str());
+      ADD_FAILURE() << "no dequantize kernel for " << type_name(t);
       continue;
     }
     const size_t n = 8 * kQKK;
