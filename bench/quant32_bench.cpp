@@ -29,6 +29,7 @@
 #include "core/thread_pool.h"
 #include "kernels/kernel_table.h"
 #include "kernels/machine_limits.h"
+#include "kernels/repack.h"
 
 namespace tokenmill::kernels {
 namespace {
@@ -53,16 +54,27 @@ std::vector<uint8_t> make_quant_weights(DType type, size_t d_out, size_t d_in) {
   return w;
 }
 
-// Args: dtype, d_in, d_out, n_tokens, cold (1: cycle through ~1 GiB of weight copies).
+// Args: dtype, d_in, d_out, n_tokens, cold (1: cycle through ~1 GiB of weight copies), repacked
+// (1: the weights repacked in groups of 16 rows as the model loads them, kernels/repack.h).
 void BM_Quant32Matmul(benchmark::State& state) {
-  const DType type = DType(state.range(0));
+  const DType file_type = DType(state.range(0));
+  const bool repacked = state.range(5) != 0;
+  const DType type = repacked ? repacked_dtype(file_type) : file_type;
   const size_t d_in = size_t(state.range(1)), d_out = size_t(state.range(2));
   const size_t n_tokens = size_t(state.range(3));
   const KernelTable& table = active_kernel_table();
   ThreadPool pool(kThreads);
-  const std::vector<uint8_t> first = make_quant_weights(type, d_out, d_in);
+  const std::vector<uint8_t> first = make_quant_weights(file_type, d_out, d_in);
   const size_t copies = state.range(4) != 0 ? kColdBytes / first.size() + 1 : 1;
-  std::vector<std::vector<uint8_t>> weights(copies, first);
+  std::vector<AlignedBuffer> weights;
+  for (size_t c = 0; c < copies; ++c) {
+    if (repacked) {
+      weights.push_back(repack_matrix(first.data(), file_type, d_out, d_in, pool));
+    } else {
+      weights.emplace_back(first.size());
+      std::memcpy(weights.back().data(), first.data(), first.size());
+    }
+  }
   std::mt19937 rng(3);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<float> x(n_tokens * d_in), y(n_tokens * d_out);  // [n_tokens, d_in], [n_tokens, d_out]
@@ -83,17 +95,22 @@ void BM_Quant32Matmul(benchmark::State& state) {
 }
 
 void Quant32Shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"dtype", "d_in", "d_out", "tokens", "cold"});
-  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0}) {
+  b->ArgNames({"dtype", "d_in", "d_out", "tokens", "cold", "repacked"});
+  for (DType type : {DType::Q4_1, DType::Q5_0, DType::Q5_1}) {
     const int64_t t = int64_t(type);
-    b->Args({t, 2048, 5632, 1, 1});
-    b->Args({t, 2048, 2048, 512, 0});
+    b->Args({t, 2048, 5632, 1, 1, 0});
+    b->Args({t, 2048, 2048, 512, 0, 0});
   }
   for (DType type : {DType::Q4_0, DType::Q8_0}) {
     const int64_t t = int64_t(type);
-    b->Args({t, 5632, 2048, 1, 1});
-    b->Args({t, 2048, 5632, 512, 0});
-    b->Args({t, 5632, 2048, 512, 0});
+    for (int64_t repacked : {0, 1}) {
+      b->Args({t, 2048, 5632, 1, 1, repacked});
+      b->Args({t, 5632, 2048, 1, 1, repacked});
+      b->Args({t, 2048, 5632, 1, 0, repacked});  // decode from L3
+      b->Args({t, 2048, 512, 1, 0, repacked});   // decode from L2: the kernel's own speed
+      b->Args({t, 2048, 5632, 512, 0, repacked});
+      b->Args({t, 5632, 2048, 512, 0, repacked});
+    }
   }
 }
 BENCHMARK(BM_Quant32Matmul)->Apply(Quant32Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);

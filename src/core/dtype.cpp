@@ -34,6 +34,8 @@ DTypeTraits traits(DType t) {
     case DType::Q4_K: return {"Q4_K", 256, 144};
     case DType::Q5_K: return {"Q5_K", 256, 176};
     case DType::Q6_K: return {"Q6_K", 256, 210};
+    case DType::Q4_0_R16: return {"Q4_0_R16", 32, 18};
+    case DType::Q8_0_R16: return {"Q8_0_R16", 32, 34};
   }
   return {"?", 1, 0};
 }
@@ -61,6 +63,7 @@ size_t dtype_row_bytes(DType t, size_t n) {
 }
 
 bool dtype_from_name(std::string_view name, DType& out) {
+  // File types only: the repacked layouts are made at load, never named by users.
   for (int i = 0; i <= int(DType::Q6_K); ++i) {
     const std::string_view n = traits(DType(i)).name;
     if (n.size() != name.size()) continue;

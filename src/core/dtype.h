@@ -14,6 +14,9 @@ enum class DType : uint8_t {
   F32, F16, BF16, I32, I8, U8,
   Q4_0, Q4_1, Q5_0, Q5_1, Q8_0,      // 32-element blocks
   Q2_K, Q3_K, Q4_K, Q5_K, Q6_K,      // 256-element super-blocks
+  // Q4_0 / Q8_0 matrices rearranged at load into groups of 16 rows (kernels/repack.h): the same
+  // blocks and bytes per row, never found in a file.
+  Q4_0_R16, Q8_0_R16,
 };
 
 std::string_view dtype_name(DType t);

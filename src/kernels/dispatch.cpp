@@ -1,10 +1,12 @@
 // The one place that picks a kernel variant, validates arguments, and splits work over the pool.
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/kernel_table.h"
+#include "kernels/repack.h"
 #include "kernels/variants.h"
 
 namespace tokenmill::kernels {
@@ -13,7 +15,7 @@ namespace {
 KernelTable build_ref_table() {
   KernelTable t{Isa::Scalar, ref::matmul_rows, ref::attention_items, ref::rmsnorm, ref::to_f32,
                 ref::swiglu, ref::softmax, nullptr, nullptr, {}, {}, ref::argmax,
-                ref::sampling_weights};
+                ref::sampling_weights, false};
   ref::add_quant32_kernels(t);
   ref::add_quantk_kernels(t);
   return t;
@@ -104,24 +106,35 @@ void check_block_multiple(const char* op, DType dtype, size_t n) {
                 std::to_string(dtype_block_elements(dtype)) + "-element blocks");
 }
 
-// Splits output rows over the pool in kRowsPerBlock blocks; fn(row_begin, row_end).
+// Splits output rows over the pool in blocks of rows_per_block; fn(row_begin, row_end).
 template <class Fn>
-void parallel_rows(ThreadPool& pool, size_t d_out, bool parallel, const Fn& fn) {
+void parallel_rows(ThreadPool& pool, size_t d_out, bool parallel, const Fn& fn,
+                   size_t rows_per_block = kRowsPerBlock) {
   if (!parallel || pool.size() == 1) {
     fn(size_t(0), d_out);
     return;
   }
-  const size_t n_blocks = (d_out + kRowsPerBlock - 1) / kRowsPerBlock;
-  pool.parallel_for(n_blocks, [&fn, d_out](size_t begin, size_t end, int) {
-    const size_t row_end = end * kRowsPerBlock < d_out ? end * kRowsPerBlock : d_out;
-    fn(begin * kRowsPerBlock, row_end);
+  const size_t n_blocks = (d_out + rows_per_block - 1) / rows_per_block;
+  pool.parallel_for(n_blocks, [&fn, d_out, rows_per_block](size_t begin, size_t end, int) {
+    const size_t row_end = end * rows_per_block < d_out ? end * rows_per_block : d_out;
+    fn(begin * rows_per_block, row_end);
   });
+}
+
+// A repacked matrix (kernels/repack.h) is read in whole groups of 16 rows with aligned loads.
+void check_repacked(DType w_dtype, const void* w, size_t d_in, size_t d_out) {
+  if (d_out % kRepackRows != 0 || d_in % 64 != 0 || reinterpret_cast<uintptr_t>(w) % 64 != 0)
+    throw Error("matmul: a " + std::string(dtype_name(w_dtype)) + " matrix needs a multiple of 16 rows, " +
+                "of 64 columns and a 64-byte aligned buffer; got [" + std::to_string(d_out) + ", " +
+                std::to_string(d_in) + "]");
 }
 
 void quantized_matmul(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
                       const float* bias, size_t n_tokens, size_t d_in, size_t d_out,
                       ThreadPool& pool, void* scratch) {
   check_block_multiple("matmul", w_dtype, d_in);
+  const bool repacked = dtype_is_repacked(w_dtype);
+  if (repacked) check_repacked(w_dtype, w, d_in, d_out);
   const QMatmulRowsFn rows_fn = k.qmatmul_rows[quant_index(w_dtype)];
   if (rows_fn == nullptr) throw Error("matmul: no kernel for " + std::string(dtype_name(w_dtype)));
   std::vector<std::byte> owned;
@@ -152,7 +165,8 @@ void quantized_matmul(const KernelTable& k, float* y, const float* x, const void
   parallel_rows(pool, d_out, n_tokens * d_in * d_out >= kMinParallelMacs,
                 [&](size_t row_begin, size_t row_end) {
                   rows_fn(y, xq, w, bias, n_tokens, d_in, d_out, row_begin, row_end);
-                });
+                },
+                repacked ? kRepackRows : kRowsPerBlock);
 }
 
 }  // namespace

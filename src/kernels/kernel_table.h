@@ -101,10 +101,14 @@ struct KernelTable {
   SoftmaxFn softmax;
   QuantizeActFn quantize_q8a32;  // activations for Q4_0 .. Q8_0
   QuantizeActFn quantize_q8k;    // activations for Q2_K .. Q6_K
-  std::array<QMatmulRowsFn, kQuantTypeCount> qmatmul_rows;  // by quant_index()
-  std::array<DequantizeFn, kQuantTypeCount> dequantize;     // by quant_index()
+  std::array<QMatmulRowsFn, kQuantKernelCount> qmatmul_rows;  // by quant_index()
+  // by quant_index(); null for the repacked layouts (rows interleaved: see kernels/repack.h)
+  std::array<DequantizeFn, kQuantKernelCount> dequantize;
   ArgmaxFn argmax;
   SamplingWeightsFn sampling_weights;
+  // Whether this ISA's matmul is faster on the repacked layouts than on the file's: the model
+  // repacks Q4_0 / Q8_0 matrices at load only then.
+  bool prefers_repacked = false;
 };
 
 // Where an ISA has no variant of a kernel, its table holds the next lower ISA's (x86-64:

@@ -56,6 +56,9 @@ struct Avx2Q32 {
   static I signed_abs(const SignedW& w) { return w.abs; }
   static I apply_sign(I x, const SignedW& w) { return _mm256_sign_epi8(x, w.w); }
 
+  static F load_f16(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
   // The f16 in the low / high half of each 32-bit lane.
   static F f16_low_to_f(I v) {
     const __m256i lo = _mm256_blend_epi16(v, _mm256_setzero_si256(), 0xaa);

@@ -44,6 +44,7 @@
 
 #include "core/dtype.h"
 #include "kernels/quant_blocks.h"
+#include "kernels/repack.h"
 #include "kernels/simd_kernels.h"
 
 namespace tokenmill::kernels::q32 {
@@ -435,32 +436,16 @@ inline constexpr size_t kStartCapacity = 16384;
 // Tokens per chunk at most (the accumulators of a chunk for one panel: [chunk][P] f32).
 inline constexpr size_t kMaxChunkTokens = 240;
 
-template <class V, DType WT>
-void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, size_t n_tokens, size_t d_in,
-                  size_t d_out, size_t row_begin, size_t row_end) {
-  using Block = typename Format<WT>::Block;
-  constexpr size_t P = PanelSlice<V>::kRows, T = V::kTileTokens, BS = sizeof(Block);
+// Prefill path: rows [row_begin, row_end) x n_tokens through panels of P rows.
+// pack(slice, row0, n_rows, b0, n_blocks) fills the slice with blocks b0.. of rows row0.. (rows past
+// n_rows zero).
+template <class V, DType WT, class PackFn>
+void panel_matmul(float* y, const BlockQ8A32* x, const float* bias, size_t n_tokens, size_t nb, size_t d_out,
+                  size_t row_begin, size_t row_end, const PackFn& pack) {
+  constexpr size_t P = PanelSlice<V>::kRows, T = V::kTileTokens;
   static_assert(P <= kMaxPanelRows && kMaxChunkTokens % T == 0);
   constexpr int kOffset = code_offset<V, WT>();
-  const size_t nb = d_in / kQK32, row_bytes = nb * BS;
-  const BlockQ8A32* x = static_cast<const BlockQ8A32*>(xq);
-  const uint8_t* w_bytes = static_cast<const uint8_t*>(w);
   int32_t starts_buf[kStartCapacity];
-  if (n_tokens <= kDirectTokens) {
-    const int32_t* starts = nullptr;
-    if (kOffset != 0 && n_tokens * nb <= kStartCapacity) {
-      fill_starts<V, kOffset>(starts_buf, x, n_tokens * nb);
-      starts = starts_buf;
-    }
-    for (; row_begin + V::kLanes <= row_end; row_begin += V::kLanes) {
-      const uint8_t* rows = w_bytes + row_begin * row_bytes;
-      // Prefetch two groups ahead (one is too close to hide the latency at this pace).
-      const bool has_next = row_begin + 3 * V::kLanes <= row_end;
-      direct_tokens<V, WT, kDirectTokens>(y, x, starts, rows, row_bytes, nb, d_out, row_begin, bias,
-                                          has_next ? rows + 2 * V::kLanes * row_bytes : nullptr, n_tokens);
-    }
-    if (row_begin == row_end) return;
-  }
   // Token chunks keep the chunk's activations (re-read for every panel) in L2 and its starts in
   // starts_buf.
   size_t chunk = simd::kMatmulTokenChunkBytes / (nb * sizeof(BlockQ8A32));
@@ -468,9 +453,6 @@ void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, si
   chunk = std::max(T, std::min(chunk, kMaxChunkTokens) / T * T);
   PanelSlice<V> slice;
   alignas(64) float acc[kMaxChunkTokens * P];  // [chunk][P]
-  // A last panel of fewer than P rows is packed from a copy padded with zero blocks, which
-  // contribute exact zeros: [P][kSliceBlocks] blocks.
-  alignas(64) uint8_t padded[P * kSliceBlocks * BS];
   for (size_t tc = 0; tc < n_tokens; tc += chunk) {
     const size_t nt = std::min(chunk, n_tokens - tc);
     const BlockQ8A32* xc = x + tc * nb;
@@ -484,15 +466,7 @@ void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, si
       std::fill(acc, acc + nt * P, 0.0f);
       for (size_t b0 = 0; b0 < nb; b0 += kSliceBlocks) {
         const size_t n_blocks = std::min(kSliceBlocks, nb - b0);
-        const uint8_t* first = w_bytes + row0 * row_bytes + b0 * BS;
-        if (n_rows == P) {
-          pack_slice<V, WT>(slice, first, row_bytes, n_blocks);
-        } else {
-          std::memset(padded, 0, sizeof(padded));
-          for (size_t i = 0; i < n_rows; ++i)
-            std::memcpy(padded + i * kSliceBlocks * BS, first + i * row_bytes, n_blocks * BS);
-          pack_slice<V, WT>(slice, padded, kSliceBlocks * BS, n_blocks);
-        }
+        pack(slice, row0, n_rows, b0, n_blocks);
         const int32_t* slice_starts = starts != nullptr ? starts + b0 : nullptr;
         size_t t = 0;
         for (; t + T <= nt; t += T)
@@ -519,6 +493,216 @@ void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, si
   }
 }
 
+template <class V, DType WT>
+void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, size_t n_tokens, size_t d_in,
+                  size_t d_out, size_t row_begin, size_t row_end) {
+  using Block = typename Format<WT>::Block;
+  constexpr size_t P = PanelSlice<V>::kRows, BS = sizeof(Block);
+  constexpr int kOffset = code_offset<V, WT>();
+  const size_t nb = d_in / kQK32, row_bytes = nb * BS;
+  const BlockQ8A32* x = static_cast<const BlockQ8A32*>(xq);
+  const uint8_t* w_bytes = static_cast<const uint8_t*>(w);
+  if (n_tokens <= kDirectTokens) {
+    int32_t starts_buf[kStartCapacity];
+    const int32_t* starts = nullptr;
+    if (kOffset != 0 && n_tokens * nb <= kStartCapacity) {
+      fill_starts<V, kOffset>(starts_buf, x, n_tokens * nb);
+      starts = starts_buf;
+    }
+    for (; row_begin + V::kLanes <= row_end; row_begin += V::kLanes) {
+      const uint8_t* rows = w_bytes + row_begin * row_bytes;
+      // Prefetch two groups ahead (one is too close to hide the latency at this pace).
+      const bool has_next = row_begin + 3 * V::kLanes <= row_end;
+      direct_tokens<V, WT, kDirectTokens>(y, x, starts, rows, row_bytes, nb, d_out, row_begin, bias,
+                                          has_next ? rows + 2 * V::kLanes * row_bytes : nullptr, n_tokens);
+    }
+    if (row_begin == row_end) return;
+  }
+  // A last panel of fewer than P rows is packed from a copy padded with zero blocks, which
+  // contribute exact zeros: [P][kSliceBlocks] blocks.
+  alignas(64) uint8_t padded[P * kSliceBlocks * BS];
+  panel_matmul<V, WT>(y, x, bias, n_tokens, nb, d_out, row_begin, row_end,
+                      [&](PanelSlice<V>& slice, size_t row0, size_t n_rows, size_t b0, size_t n_blocks) {
+                        const uint8_t* first = w_bytes + row0 * row_bytes + b0 * BS;
+                        if (n_rows == P) {
+                          pack_slice<V, WT>(slice, first, row_bytes, n_blocks);
+                        } else {
+                          std::memset(padded, 0, sizeof(padded));
+                          for (size_t i = 0; i < n_rows; ++i)
+                            std::memcpy(padded + i * kSliceBlocks * BS, first + i * row_bytes, n_blocks * BS);
+                          pack_slice<V, WT>(slice, padded, kSliceBlocks * BS, n_blocks);
+                        }
+                      });
+}
+
+// ---- Weights repacked in groups of 16 rows (kernels/repack.h): Q4_0 and Q8_0 ----
+
+// Codes of one block of the kLanes rows from lane `lane` of a group (codes: the block's first code
+// vector), as unpack_block leaves them: v[k] lane l = codes 4k..4k+3 of row lane + l.
+template <class V, DType WT>
+inline void unpack_repacked(typename V::I* v, const uint8_t* codes, size_t lane) {
+  static_assert(WT == DType::Q4_0 || WT == DType::Q8_0);
+  if constexpr (WT == DType::Q8_0) {
+#pragma GCC unroll 8
+    for (size_t k = 0; k < 8; ++k) {
+      v[k] = V::load_i(codes + 64 * k + 4 * lane);
+      if constexpr (V::kVnni) v[k] = V::flip_sign_bit(v[k]);
+    }
+  } else {
+#pragma GCC unroll 4
+    for (size_t k = 0; k < 4; ++k) {
+      const typename V::I raw = V::load_i(codes + 64 * k + 4 * lane);
+      v[k] = V::nibble_lo(raw);
+      v[k + 4] = V::nibble_hi(raw);
+    }
+  }
+}
+
+// Decode path over S groups at once (group s: 16 rows from row0[s], first byte at group[s]) x T
+// tokens: each group is one sequential stream, and one stream per core reaches only ~75% of the
+// read bandwidth where four reach all of it; each stream is also prefetched kPrefetchBytes ahead
+// (the hardware prefetchers stop at 4 KiB pages).
+inline constexpr size_t kPrefetchBytes = 1024;
+template <class V, DType WT, size_t T, size_t S>
+void repacked_groups(float* y, const BlockQ8A32* x, const int32_t* starts, const uint8_t* const* group,
+                     const size_t* row0, size_t nb, size_t d_out, const float* bias) {
+  using I = typename V::I;
+  using F = typename V::F;
+  constexpr size_t R = kRepackRows / V::kLanes, BS = sizeof(typename Format<WT>::Block);
+  constexpr size_t kBlockBytes = kRepackRows * BS;  // of one group
+  F f[S][R][T];
+#pragma GCC unroll 16
+  for (size_t s = 0; s < S; ++s)
+#pragma GCC unroll 16
+    for (size_t r = 0; r < R; ++r)
+#pragma GCC unroll 16
+      for (size_t t = 0; t < T; ++t) f[s][r][t] = V::zero_f();
+  for (size_t j = 0; j < nb; ++j) {
+    const ActView<V, code_offset<V, WT>()> xv{x + j, nb, starts != nullptr ? starts + j : nullptr};
+#pragma GCC unroll 4
+    for (size_t s = 0; s < S; ++s) {
+      const uint8_t* ahead = group[s] + j * kBlockBytes + kPrefetchBytes;
+#pragma GCC unroll 16
+      for (size_t at = 0; at < kBlockBytes; at += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + at), _MM_HINT_T0);
+      const uint8_t* codes = group[s] + repacked_codes_offset(BS, j);
+      const uint8_t* scales = group[s] + repacked_scales_offset(BS, j);
+      I v[R][8];
+#pragma GCC unroll 4
+      for (size_t r = 0; r < R; ++r) unpack_repacked<V, WT>(v[r], codes, r * V::kLanes);
+      I ia[R][T];
+      block_dots<V, WT, R, T>(
+          ia, [&v](size_t k, size_t r) { return v[r][k]; }, xv);
+      F dw[R];
+#pragma GCC unroll 4
+      for (size_t r = 0; r < R; ++r) dw[r] = V::load_f16(scales + 2 * r * V::kLanes);
+      scale_dots<V, WT, R, T>(f[s], ia, dw, dw, xv);
+    }
+  }
+#pragma GCC unroll 4
+  for (size_t s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) {
+      const size_t o = row0[s] + r * V::kLanes;
+      const F b = bias != nullptr ? V::load_f(bias + o) : V::zero_f();
+#pragma GCC unroll 16
+      for (size_t t = 0; t < T; ++t) V::store_f(y + t * d_out + o, V::add_f(f[s][r][t], b));
+    }
+  }
+}
+
+// Groups [g_begin, g_end) of a repacked matrix (w_bytes) for T tokens: kStreams groups at a time
+// from kStreams evenly spaced positions, then the rest one by one.
+template <class V, DType WT, size_t T>
+void repacked_decode(float* y, const BlockQ8A32* x, const int32_t* starts, const uint8_t* w_bytes,
+                     size_t row_bytes, size_t nb, size_t d_out, const float* bias, size_t g_begin, size_t g_end) {
+  // Accumulators: kStreams * (16 / kLanes) * T vectors; fewer streams as tokens grow.
+  constexpr size_t kStreams = T == 1 ? 4 : T == 2 ? 2 : 1;
+  const size_t group_bytes = kRepackRows * row_bytes;
+  const size_t per_stream = (g_end - g_begin) / kStreams;
+  for (size_t i = 0; i < per_stream; ++i) {
+    const uint8_t* group[kStreams];
+    size_t row0[kStreams];
+    for (size_t s = 0; s < kStreams; ++s) {
+      const size_t g = g_begin + s * per_stream + i;
+      group[s] = w_bytes + g * group_bytes;
+      row0[s] = g * kRepackRows;
+    }
+    repacked_groups<V, WT, T, kStreams>(y, x, starts, group, row0, nb, d_out, bias);
+  }
+  for (size_t g = g_begin + kStreams * per_stream; g < g_end; ++g) {
+    const uint8_t* group[1] = {w_bytes + g * group_bytes};
+    const size_t row0[1] = {g * kRepackRows};
+    repacked_groups<V, WT, T, 1>(y, x, starts, group, row0, nb, d_out, bias);
+  }
+}
+
+template <class V, DType WT, size_t T>
+void repacked_tokens(float* y, const BlockQ8A32* x, const int32_t* starts, const uint8_t* w_bytes,
+                     size_t row_bytes, size_t nb, size_t d_out, const float* bias, size_t g_begin, size_t g_end,
+                     size_t n_tokens) {
+  if (n_tokens == T) {
+    repacked_decode<V, WT, T>(y, x, starts, w_bytes, row_bytes, nb, d_out, bias, g_begin, g_end);
+  } else if constexpr (T > 1) {
+    repacked_tokens<V, WT, T - 1>(y, x, starts, w_bytes, row_bytes, nb, d_out, bias, g_begin, g_end, n_tokens);
+  }
+}
+
+// Packs blocks b0 .. b0 + n_blocks of panel rows row0 .. row0 + P from a repacked matrix; panel
+// rows at or past n_rows (a multiple of 16) get zero codes and scales.
+template <class V, DType WT>
+void pack_slice_repacked(PanelSlice<V>& s, const uint8_t* w, size_t row_bytes, size_t row0, size_t n_rows,
+                         size_t b0, size_t n_blocks) {
+  constexpr size_t L = V::kLanes, R = V::kRowVecs, VB = PanelSlice<V>::kVecBytes;
+  constexpr size_t BS = sizeof(typename Format<WT>::Block);
+  for (size_t j = 0; j < n_blocks; ++j) {
+#pragma GCC unroll 4
+    for (size_t r = 0; r < R; ++r) {
+      uint8_t* dst = s.q + (j * 8 * R + r) * VB;
+      float* d = s.d + (j * R + r) * L;
+      typename V::I v[8];
+      if (r * L >= n_rows) {
+#pragma GCC unroll 8
+        for (size_t k = 0; k < 8; ++k) V::store_i(dst + k * R * VB, V::zero_i());
+        V::store_f(d, V::zero_f());
+        continue;
+      }
+      const size_t row = row0 + r * L;
+      const uint8_t* group = w + row / kRepackRows * kRepackRows * row_bytes;
+      unpack_repacked<V, WT>(v, group + repacked_codes_offset(BS, b0 + j), row % kRepackRows);
+#pragma GCC unroll 8
+      for (size_t k = 0; k < 8; ++k) V::store_i(dst + k * R * VB, v[k]);
+      V::store_f(d, V::load_f16(group + repacked_scales_offset(BS, b0 + j) + 2 * (row % kRepackRows)));
+    }
+  }
+}
+
+// qmatmul_rows over a repacked matrix; row_begin and row_end are multiples of 16.
+template <class V, DType WT>
+void qmatmul_rows_repacked(float* y, const void* xq, const void* w, const float* bias, size_t n_tokens,
+                           size_t d_in, size_t d_out, size_t row_begin, size_t row_end) {
+  constexpr size_t BS = sizeof(typename Format<WT>::Block);
+  constexpr int kOffset = code_offset<V, WT>();
+  const size_t nb = d_in / kQK32, row_bytes = nb * BS;
+  const BlockQ8A32* x = static_cast<const BlockQ8A32*>(xq);
+  const uint8_t* w_bytes = static_cast<const uint8_t*>(w);
+  if (n_tokens <= kDirectTokens) {
+    int32_t starts_buf[kStartCapacity];
+    const int32_t* starts = nullptr;
+    if (kOffset != 0 && n_tokens * nb <= kStartCapacity) {
+      fill_starts<V, kOffset>(starts_buf, x, n_tokens * nb);
+      starts = starts_buf;
+    }
+    repacked_tokens<V, WT, kDirectTokens>(y, x, starts, w_bytes, row_bytes, nb, d_out, bias,
+                                          row_begin / kRepackRows, row_end / kRepackRows, n_tokens);
+    return;
+  }
+  panel_matmul<V, WT>(y, x, bias, n_tokens, nb, d_out, row_begin, row_end,
+                      [&](PanelSlice<V>& slice, size_t row0, size_t n_rows, size_t b0, size_t n_blocks) {
+                        pack_slice_repacked<V, WT>(slice, w_bytes, row_bytes, row0, n_rows, b0, n_blocks);
+                      });
+}
+
 template <class V>
 void add_kernels(KernelTable& t) {
   t.quantize_q8a32 = quantize_q8a32<V>;
@@ -527,6 +711,9 @@ void add_kernels(KernelTable& t) {
   t.qmatmul_rows[quant_index(DType::Q5_0)] = qmatmul_rows<V, DType::Q5_0>;
   t.qmatmul_rows[quant_index(DType::Q5_1)] = qmatmul_rows<V, DType::Q5_1>;
   t.qmatmul_rows[quant_index(DType::Q8_0)] = qmatmul_rows<V, DType::Q8_0>;
+  t.qmatmul_rows[quant_index(DType::Q4_0_R16)] = qmatmul_rows_repacked<V, DType::Q4_0>;
+  t.qmatmul_rows[quant_index(DType::Q8_0_R16)] = qmatmul_rows_repacked<V, DType::Q8_0>;
+  t.prefers_repacked = true;
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -594,6 +781,9 @@ struct Avx512Q32 {
 
   static F f16_low_to_f(I v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)); }
   static F f16_high_to_f(I v) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))); }
+  static F load_f16(const uint8_t* p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  }
   static F load_f(const float* p) { return _mm512_loadu_ps(p); }
   static F zero_f() { return _mm512_setzero_ps(); }
   static F add_f(F a, F b) { return _mm512_add_ps(a, b); }

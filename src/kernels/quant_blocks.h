@@ -56,12 +56,18 @@ static_assert(sizeof(BlockQ8A32) == 40);
 struct BlockQ8K { float d; int8_t qs[256]; int16_t bsums[16]; };
 static_assert(sizeof(BlockQ8K) == 292);
 
-// The quantized weight types, in kernel-table order.
+// The quantized weight types of files, in kernel-table order.
 inline constexpr size_t kQuantTypeCount = 10;
 inline constexpr DType kQuantTypes[kQuantTypeCount] = {
     DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
     DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-// Index of a quantized type in kQuantTypes; only for dtype_is_quantized(t).
+// The layouts repacked at load (kernels/repack.h), which follow them in the kernel table.
+inline constexpr size_t kRepackedTypeCount = 2;
+inline constexpr DType kRepackedTypes[kRepackedTypeCount] = {DType::Q4_0_R16, DType::Q8_0_R16};
+// Kernel-table entries: the file types, then the repacked layouts.
+inline constexpr size_t kQuantKernelCount = kQuantTypeCount + kRepackedTypeCount;
+// Index of a quantized type in the kernel table (kQuantTypes, then kRepackedTypes); only for
+// dtype_is_quantized(t).
 inline size_t quant_index(DType t) { return size_t(t) - size_t(DType::Q4_0); }
 inline bool quant_is_k(DType t) { return t >= DType::Q2_K && t <= DType::Q6_K; }
 

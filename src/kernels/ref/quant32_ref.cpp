@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/repack.h"
 #include "kernels/variants.h"
 
 namespace tokenmill::kernels::ref {
@@ -98,6 +99,27 @@ void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, si
   }
 }
 
+// As qmatmul_rows, over a matrix repacked in groups of 16 rows (kernels/repack.h): each block is
+// read back into the file's layout, so the arithmetic (and its order) is the file type's.
+template <class Block>
+void qmatmul_rows_repacked(float* y, const void* xq, const void* w, const float* bias, size_t n_tokens,
+                           size_t d_in, size_t d_out, size_t row_begin, size_t row_end) {
+  constexpr DType kRepacked = sizeof(Block) == sizeof(BlockQ4_0) ? DType::Q4_0_R16 : DType::Q8_0_R16;
+  const size_t nb = d_in / kQK;
+  const BlockQ8A32* x_blocks = static_cast<const BlockQ8A32*>(xq);
+  for (size_t o = row_begin; o < row_end; ++o) {
+    for (size_t t = 0; t < n_tokens; ++t) {
+      float sum = 0.0f;
+      for (size_t b = 0; b < nb; ++b) {
+        Block blk;
+        repacked_block(&blk, w, kRepacked, d_in, o, b);
+        sum += block_dot(unpack(blk), x_blocks[t * nb + b]);
+      }
+      y[t * d_out + o] = sum + (bias != nullptr ? bias[o] : 0.0f);
+    }
+  }
+}
+
 // dst: [n_rows, d_in / 32] BlockQ8A32; x: [n_rows, d_in] f32. The rule of quant_blocks.h.
 void quantize_q8a32(void* dst, const float* x, size_t n_rows, size_t d_in) {
   BlockQ8A32* out = static_cast<BlockQ8A32*>(dst);
@@ -133,6 +155,8 @@ void add_quant32_kernels(KernelTable& t) {
   t.qmatmul_rows[quant_index(DType::Q5_0)] = qmatmul_rows<BlockQ5_0>;
   t.qmatmul_rows[quant_index(DType::Q5_1)] = qmatmul_rows<BlockQ5_1>;
   t.qmatmul_rows[quant_index(DType::Q8_0)] = qmatmul_rows<BlockQ8_0>;
+  t.qmatmul_rows[quant_index(DType::Q4_0_R16)] = qmatmul_rows_repacked<BlockQ4_0>;
+  t.qmatmul_rows[quant_index(DType::Q8_0_R16)] = qmatmul_rows_repacked<BlockQ8_0>;
 }
 
 }  // namespace tokenmill::kernels::ref
