@@ -32,6 +32,14 @@ void ModelFlags::add(CLI::App& cmd, bool with_compute) {
   cmd.add_option("-c,--ctx-size", ctx, "Context size in tokens (0 = model maximum, capped at 8192)")
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("-b,--batch-size", batch, "Prefill chunk size in tokens")->check(CLI::PositiveNumber);
+  cmd.add_flag("--no-repack", no_repack, kNoRepackHelp);
+}
+
+LoadOptions ModelFlags::load_options() const {
+  LoadOptions o;
+  o.repack = !no_repack;
+  o.threads = threads;
+  return o;
 }
 
 ScorerOptions ModelFlags::scorer_options() const {

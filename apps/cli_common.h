@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model_loader.h"
 #include "engine/prompt_scorer.h"
 #include "sampling/sampling_params.h"
 
@@ -18,8 +19,10 @@ struct ModelFlags {
   int threads = 0;
   int32_t ctx = 0;
   int32_t batch = 256;
+  bool no_repack = false;
   void add(CLI::App& cmd, bool with_compute = true);
   ScorerOptions scorer_options() const;
+  LoadOptions load_options() const;
 };
 
 struct SamplingFlags {
@@ -38,6 +41,11 @@ struct SamplingFlags {
   void add(CLI::App& cmd);
   SamplingParams params() const;  // throws Error for malformed --logit-bias
 };
+
+// Help of --no-repack (run, chat, logits, serve, bench).
+inline constexpr const char* kNoRepackHelp =
+    "Compute Q4_0 / Q8_0 weights in the file's layout instead of repacking them at load "
+    "(repacked: faster decode; the weights then live in process memory, not the page cache)";
 
 // Installs the subcommands.
 void add_run_command(CLI::App& app);

@@ -19,6 +19,7 @@ struct BenchFlags {
   ModelBenchOptions options;
   bool json = false;
   bool no_limits = false;
+  bool no_repack = false;
 };
 
 void bench_model(const BenchFlags& f) {
@@ -26,7 +27,10 @@ void bench_model(const BenchFlags& f) {
   o.measure_limits = !f.no_limits;
   validate_bench_options(o);  // before the (possibly long) model load
   std::fprintf(stderr, "bench: loading %s\n", f.model.c_str());
-  LoadedModel model = load_model(f.model);
+  LoadOptions load;
+  load.repack = !f.no_repack;
+  load.threads = o.threads;
+  LoadedModel model = load_model(f.model, load);
   ModelBenchResult r = run_model_bench(model.config, model.weights, o, [](const std::string& line) {
     std::fprintf(stderr, "bench: %s\n", line.c_str());
   });
@@ -65,6 +69,7 @@ void add_bench_command(CLI::App& app) {
   bench->add_flag("--json", f->json, "Print one JSON object (config, samples, mean, sd, limits, ratios)");
   bench->add_flag("--profile", o.profile, "Also run a tg pass with op timers and print time per op");
   bench->add_flag("--no-limits", f->no_limits, "Skip measuring memory bandwidth and compute peaks");
+  bench->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
   add_bench_serve_command(*bench);
   bench->callback([f, bench] {
     if (!bench->get_subcommands().empty()) return;  // `bench serve` ran instead

@@ -25,7 +25,7 @@ struct ChatFlags {
 
 void chat(const ChatFlags& f) {
   const SamplingParams params = f.sampling.params();
-  LoadedModel m = load_model(f.model.model);
+  LoadedModel m = load_model(f.model.model, f.model.load_options());
   // Each turn is a new request; the previous turns' KV blocks stay in the prefix cache.
   Engine engine(m, single_user_engine_config(m, f.model.threads, f.model.ctx, f.model.batch));
   ChatFormatter fmt(m.chat_template, *m.tokenizer);

@@ -10,6 +10,7 @@
 #include "core/cpu_features.h"
 #include "formats/ggml_types.h"
 #include "kernels/kernel_table.h"
+#include "kernels/repack.h"
 
 namespace tokenmill::cli {
 
@@ -46,8 +47,10 @@ struct TypeTally {
   size_t bytes = 0;
 };
 
-// How the weight types present are computed on this machine.
-void print_weight_types(const std::map<std::string, TypeTally>& by_type, int64_t params, size_t bytes) {
+// How the weight types present are computed on this machine. repackable: the matrices a load
+// repacks (kernels/repack.h) where the active kernels prefer it.
+void print_weight_types(const std::map<std::string, TypeTally>& by_type, int64_t params, size_t bytes,
+                        const TypeTally& repackable) {
   std::printf("\nweight types (%.2f bits per weight overall):\n", params > 0 ? 8.0 * double(bytes) / double(params) : 0.0);
   for (const auto& [name, t] : by_type)
     std::printf("  %-6s %5zu tensors %14lld params %12s  %.2f bits/weight\n", name.c_str(), t.tensors,
@@ -62,11 +65,26 @@ void print_weight_types(const std::map<std::string, TypeTally>& by_type, int64_t
       any_quantized = true;
     }
   }
+  const kernels::KernelTable& table = kernels::active_kernel_table();
+  const std::string isa(isa_name(table.isa));
   if (any_quantized)
-    std::printf("compute: quantized weights are used in place from the mapped file (no repacking, no\n"
-                "  dequantized copy); activations are quantized to int8 blocks per matmul and the\n"
-                "  dot products run on the %s kernels\n",
-                std::string(isa_name(kernels::active_kernel_table().isa)).c_str());
+    std::printf("compute: quantized weights are used from the mapped file (no dequantized copy);\n"
+                "  activations are quantized to int8 blocks per matmul and the dot products run on the\n"
+                "  %s kernels\n",
+                isa.c_str());
+  if (repackable.tensors > 0 && table.prefers_repacked)
+    std::printf("repacked at load: %zu Q4_0 / Q8_0 matrices (%s) into groups of 16 rows, read as one\n"
+                "  stream each by the %s kernels (--no-repack computes them in place instead)\n",
+                repackable.tensors, human_bytes(double(repackable.bytes)).c_str(), isa.c_str());
+  else if (any_quantized)
+    std::printf("repacked at load: none (all quantized weights are computed in place)\n");
+}
+
+// Whether a load repacks this tensor (model/weights.h repack_weights: every matrix but the token
+// embedding). shape: outermost first.
+bool repacked_at_load(const std::string& name, DType dtype, const std::vector<int64_t>& shape) {
+  return name != "token_embd.weight" && shape.size() == 2 &&
+         kernels::repack_supported(dtype, size_t(shape[0]), size_t(shape[1]));
 }
 
 void inspect(const InspectFlags& f) {
@@ -74,6 +92,7 @@ void inspect(const InspectFlags& f) {
   int64_t params = 0;
   size_t bytes = 0, count = 0;
   std::map<std::string, TypeTally> by_type;
+  TypeTally repackable;
   if (files.gguf) {
     const GgufFile& g = *files.gguf;
     std::printf("file: %s\nformat: GGUF v%u, %s, alignment %zu, %zu metadata keys, %zu tensors\n",
@@ -95,6 +114,12 @@ void inspect(const InspectFlags& f) {
       ++tally.tensors;
       tally.params += t.n_elements();
       tally.bytes += t.nbytes;
+      DType dtype;
+      if (dtype_from_name(ggml_type_name(t.ggml_type), dtype) && repacked_at_load(t.name, dtype, shape)) {
+        ++repackable.tensors;
+        repackable.params += t.n_elements();
+        repackable.bytes += t.nbytes;
+      }
     }
   } else {
     const HfCheckpoint& hf = *files.hf;
@@ -117,7 +142,7 @@ void inspect(const InspectFlags& f) {
   }
   std::printf("\nsummary: %zu tensors, %lld parameters (%.3f B), %s of tensor data\n", count, (long long)params,
               double(params) / 1e9, human_bytes(double(bytes)).c_str());
-  print_weight_types(by_type, params, bytes);
+  print_weight_types(by_type, params, bytes, repackable);
   // Architecture line when the file is a loadable model (vocab-only files are fine without).
   try {
     const ModelConfig c = files.gguf ? config_from_gguf(*files.gguf) : config_from_hf(files.hf->config(), files.path);

@@ -24,7 +24,7 @@ struct LogitsFlags {
 
 void logits(const LogitsFlags& f) {
   check(f.prompt.empty() != f.ids.empty(), "give exactly one of -p/--prompt TEXT or --ids ID...");
-  LoadedModel m = load_model(f.model.model);
+  LoadedModel m = load_model(f.model.model, f.model.load_options());
   std::vector<int32_t> ids;
   if (!f.ids.empty()) {
     for (int64_t id : f.ids) {

@@ -44,7 +44,7 @@ void run(const RunFlags& f) {
     ec.max_num_batched_tokens = std::max(f.model.batch, 1);
     ec.max_num_seqs = f.max_num_seqs;
     ec.max_queued_requests = 1 << 20;  // offline: everything waits its turn
-    run_batch(f.batch_file, f.batch_output, f.model.model, ec, f.sampling.params());
+    run_batch(f.batch_file, f.batch_output, f.model.model, f.model.load_options(), ec, f.sampling.params());
     return;
   }
   check(f.prompt.empty() || f.prompt_file.empty(), "give either -p/--prompt or -f/--file, not both");
@@ -53,7 +53,7 @@ void run(const RunFlags& f) {
   GenerateRequest request;
   request.request_id = "run";
   request.params = f.sampling.params();
-  LoadedModel m = load_model(f.model.model);
+  LoadedModel m = load_model(f.model.model, f.model.load_options());
   Engine engine(m, single_user_engine_config(m, f.model.threads, f.model.ctx, f.model.batch));
   request.prompt_ids = m.tokenizer->encode(prompt, !f.no_special, false);
   fit_max_tokens(request, engine.max_model_len());

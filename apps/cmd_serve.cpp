@@ -29,6 +29,7 @@ struct ServeFlags {
   server::ServerOptions server;
   EngineConfig engine;
   bool no_prefix_caching = false;
+  bool no_repack = false;
   double drain_timeout_s = 30;
 };
 
@@ -70,7 +71,10 @@ void serve(ServeFlags f) {
                port, f.model.c_str());
   ListenerThread listener{http, std::thread([&http] { http.serve(); })};
 
-  model.emplace(load_model(f.model));
+  LoadOptions load;
+  load.repack = !f.no_repack;
+  load.threads = f.engine.threads;
+  model.emplace(load_model(f.model, load));
   engine = std::make_unique<Engine>(*model, f.engine);
   http.attach(*engine);
   std::fprintf(stderr,
@@ -145,6 +149,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--block-size", f->engine.block_size, "Tokens per KV cache block")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
   cmd->add_flag("--no-prefix-caching", f->no_prefix_caching,
                 "Do not reuse KV blocks of identical prompt prefixes");
   cmd->add_flag("--priority-scheduling", f->engine.priority_scheduling,

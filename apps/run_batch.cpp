@@ -47,10 +47,11 @@ SamplingParams params_of(const nlohmann::json& j, const SamplingParams& defaults
 }  // namespace
 
 void run_batch(const std::string& path, const std::string& output_path, const std::string& model_path,
+               const LoadOptions& load_options,
                const EngineConfig& engine_config, const SamplingParams& defaults) {
   std::ifstream in(path);
   check(in.good(), path + ": cannot open batch file");
-  LoadedModel m = load_model(model_path);
+  LoadedModel m = load_model(model_path, load_options);
   ChatFormatter fmt(m.chat_template, *m.tokenizer);
   std::vector<BatchItem> items;
   std::string line;

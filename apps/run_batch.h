@@ -3,10 +3,12 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "engine/model_loader.h"
 
 namespace tokenmill::cli {
 
 void run_batch(const std::string& path, const std::string& output_path, const std::string& model_path,
+               const LoadOptions& load_options,
                const EngineConfig& engine_config, const SamplingParams& defaults);
 
 }  // namespace tokenmill::cli

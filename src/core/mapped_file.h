@@ -27,4 +27,8 @@ class MappedFile {
   size_t size_bytes_ = 0;
 };
 
+// Drops this process's pages of the whole pages inside [p, p + n) of a read-only file mapping (a
+// later read faults them back in from the page cache or the file). For data copied elsewhere.
+void release_mapped_pages(const void* p, size_t n);
+
 }  // namespace tokenmill

@@ -73,7 +73,7 @@ std::string chat_template_of_hf(const HfCheckpoint& hf) {
 
 }  // namespace
 
-LoadedModel load_model(const std::string& path) {
+LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   LoadedModel m;
   m.files = open_model_files(path);
   if (m.files.gguf) {
@@ -102,6 +102,10 @@ LoadedModel load_model(const std::string& path) {
     m.weights = bind_weights(m.config, lookup, path);
     m.chat_template = chat_template_of_hf(hf);
     m.generation = generation_defaults(hf.generation_config());
+  }
+  if (options.repack) {
+    ThreadPool pool(options.threads);
+    repack_weights(m.weights, pool, /*release_mapped_source=*/true);
   }
   m.tokenizer = load_tokenizer(m.files);
   check(m.tokenizer->n_vocab() <= m.config.vocab_size,

@@ -38,11 +38,18 @@ struct LoadedModel {
   GenerationDefaults generation;
 };
 
+struct LoadOptions {
+  // Repack Q4_0 / Q8_0 matrices at load where the active kernels prefer it (kernels/repack.h):
+  // faster decode; the weights then live in this process's memory instead of the page cache.
+  bool repack = true;
+  int threads = 0;  // for repacking; 0 = all cores
+};
+
 // Opens `path` (GGUF file or HF directory). Throws Error naming the path and the problem.
 ModelFiles open_model_files(const std::string& path);
 // Tokenizer only (works on vocab-only GGUF files and HF directories without weights).
 std::unique_ptr<Tokenizer> load_tokenizer(const ModelFiles& files);
 // Everything: config, weights, tokenizer, template.
-LoadedModel load_model(const std::string& path);
+LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace tokenmill

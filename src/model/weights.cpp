@@ -3,7 +3,10 @@
 #include <regex>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
+#include "kernels/kernel_table.h"
 #include "kernels/ops.h"
+#include "kernels/repack.h"
 
 namespace tokenmill {
 
@@ -122,6 +125,28 @@ std::optional<std::string> gguf_name_of_hf(const std::string& n) {
   for (const auto& [hf, gg] : table)
     if (rest == hf) return blk + gg;
   return std::nullopt;
+}
+
+size_t repack_weights(ModelWeights& w, ThreadPool& pool, bool release_mapped_source) {
+  if (!kernels::active_kernel_table().prefers_repacked) return 0;
+  size_t count = 0;
+  auto repack = [&](MatrixRef& m) {
+    if (m.data == w.token_embd.data ||
+        !kernels::repack_supported(m.dtype, size_t(m.rows), size_t(m.cols)))
+      return;
+    auto buffer = std::make_shared<const AlignedBuffer>(
+        kernels::repack_matrix(m.data, m.dtype, size_t(m.rows), size_t(m.cols), pool));
+    if (release_mapped_source) release_mapped_pages(m.data, m.nbytes());
+    m.data = buffer->data();
+    m.dtype = kernels::repacked_dtype(m.dtype);
+    w.repacked_bytes += buffer->size();
+    w.repacked.push_back(std::move(buffer));
+    ++count;
+  };
+  for (LayerWeights& L : w.layers)
+    for (MatrixRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) repack(*m);
+  repack(w.output);
+  return count;
 }
 
 }  // namespace tokenmill

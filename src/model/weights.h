@@ -3,16 +3,20 @@
 // Matrices stay in the mapped file (never copied); small vectors (norms, biases) become f32.
 #pragma once
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/aligned_buffer.h"
+#include "core/thread_pool.h"
 #include "formats/tensor_info.h"
 #include "model/model_config.h"
 
 namespace tokenmill {
 
-// A weight matrix in the mapped file: w is [rows, cols] row-major in `dtype`.
+// A weight matrix: w is [rows, cols] row-major in `dtype`, in the mapped file, or (dtype Q4_0_R16 /
+// Q8_0_R16) repacked at load into a buffer of ModelWeights::repacked (kernels/repack.h).
 struct MatrixRef {
   const void* data = nullptr;
   DType dtype = DType::F32;
@@ -38,7 +42,17 @@ struct ModelWeights {
   std::vector<LayerWeights> layers;
   std::vector<float> rope_freq_factors;      // [head_dim / 2] (GGUF rope_freqs.weight), may be empty
   size_t total_bytes = 0;                    // bytes of all bound tensors
+  // Buffers of the matrices repacked at load, shared by copies of these weights.
+  std::vector<std::shared_ptr<const AlignedBuffer>> repacked;
+  size_t repacked_bytes = 0;
 };
+
+// Repacks every layer matrix and the (untied) output matrix of a type with a repacked layout
+// (Q4_0, Q8_0; kernels/repack.h) when the active kernels prefer it; the token embedding, read by
+// rows, stays. release_mapped_source: the matrices are in a file mapping whose pages of each
+// repacked matrix are then released from this process (never for heap memory, which it would zero).
+// Returns the number of matrices repacked.
+size_t repack_weights(ModelWeights& w, ThreadPool& pool, bool release_mapped_source);
 
 // Looks a tensor up by its GGUF-style name; nullptr when absent.
 using TensorLookup = std::function<const TensorInfo*(const std::string& gguf_name)>;
