@@ -115,9 +115,14 @@ void parallel_rows(ThreadPool& pool, size_t d_out, bool parallel, const Fn& fn,
     return;
   }
   const size_t n_blocks = (d_out + rows_per_block - 1) / rows_per_block;
-  pool.parallel_for(n_blocks, [&fn, d_out, rows_per_block](size_t begin, size_t end, int) {
-    const size_t row_end = end * rows_per_block < d_out ? end * rows_per_block : d_out;
-    fn(begin * rows_per_block, row_end);
+  // Captured through one reference so the std::function stays in its small buffer (no heap).
+  struct Args {
+    const Fn& fn;
+    size_t d_out, rows_per_block;
+  } args{fn, d_out, rows_per_block};
+  pool.parallel_for(n_blocks, [&args](size_t begin, size_t end, int) {
+    const size_t row_end = std::min(end * args.rows_per_block, args.d_out);
+    args.fn(begin * args.rows_per_block, row_end);
   });
 }
 

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "kernels/kernel_table.h"
+#include "kernels/repack.h"
 #include "model/kv_storage.h"
 #include "model/llama.h"
 #include "random_model.h"
@@ -60,8 +62,13 @@ TEST_P(NoAllocation, PrefillChunksAndDecodeStepsAllocateNothing) {
   shape.head_dim = 64;
   shape.ffn = 512;
   RandomModel m(shape, 3);
-  if (GetParam() != DType::F32) m.encode(GetParam());
   ThreadPool pool(2);
+  const DType base = kernels::repack_base_dtype(GetParam());
+  if (base != DType::F32) m.encode(base);
+  if (base != GetParam()) {
+    if (!kernels::active_kernel_table().prefers_repacked) GTEST_SKIP() << "these kernels compute in place";
+    ASSERT_GT(repack_weights(m.w, pool, /*release_mapped_source=*/false), 0u);
+  }
   LlamaModel model(m.cfg, m.w, 16);
   OpProfile profile;
   model.set_profile(&profile);
@@ -112,7 +119,7 @@ TEST_P(NoAllocation, PrefillChunksAndDecodeStepsAllocateNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Weights, NoAllocation,
                          ::testing::Values(DType::F32, DType::F16, DType::Q8_0, DType::Q4_0,
-                                           DType::Q4_K, DType::Q6_K),
+                                           DType::Q4_K, DType::Q6_K, DType::Q4_0_R16, DType::Q8_0_R16),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(dtype_name(info.param));
                          });

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/kernel_table.h"
+#include "kernels/repack.h"
 #include "model/kv_storage.h"
 #include "model/llama.h"
 #include "random_model.h"
@@ -110,6 +112,22 @@ TEST(QuantizedForward, Q8_0IsCloseToF16) {
   const double err = relative_max_error(run(q8), run(f16));
   RecordProperty("relative_max_error", std::to_string(err));
   EXPECT_LT(err, 0.05);
+}
+
+// Repacking Q4_0 / Q8_0 matrices at load (model/weights.h) changes no logit of a prefill and of
+// decode steps: the kernels do the same integer dots and float operations in the same order.
+TEST(QuantizedForward, RepackedWeightsGiveTheSameLogits) {
+  if (!kernels::active_kernel_table().prefers_repacked) GTEST_SKIP() << "these kernels compute in place";
+  for (DType type : {DType::Q4_0, DType::Q8_0}) {
+    RandomModel in_place(quant_shape(), 12), repacked(quant_shape(), 12);
+    in_place.encode(type);
+    repacked.encode(type);
+    ThreadPool pool(2);
+    ASSERT_EQ(repack_weights(repacked.w, pool, /*release_mapped_source=*/false), 2u * 7u + 1u);  // + output
+    EXPECT_EQ(repacked.w.layers[0].w_up.dtype, kernels::repacked_dtype(type));
+    EXPECT_EQ(repacked.w.token_embd.dtype, type) << "read by rows: never repacked";
+    EXPECT_TRUE(run(repacked) == run(in_place)) << dtype_name(type);
+  }
 }
 
 }  // namespace
