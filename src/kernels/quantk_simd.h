@@ -121,11 +121,12 @@ inline BlockParams params(const BlockQ3_K& b) {
 // One register tile: R weight rows x T tokens over all of d_in. Each weight chunk is unpacked
 // once and used for T tokens; the R*T int32 sums of a super-block are folded into f32
 // accumulators at its end.
-// x: tokens tok0.. as rows of nb BlockQ8K; w: rows row0.. as rows of nb blocks B;
-// bias: [d_out] or null; y: [n_tokens, d_out].
+// x: tokens tok0.. as rows of nb BlockQ8K; w: all rows, nb blocks B each; rows: the tile's R row
+// indices (any distinct rows); ahead: how far past each row's current block to prefetch, in
+// rows; bias: [d_out] or null; y: [n_tokens, d_out].
 template <class V, class B, size_t R, size_t T>
 inline void tile(float* y, const BlockQ8K* x, const B* w, const float* bias, size_t nb, size_t d_out,
-                 size_t row0, size_t tok0) {
+                 const size_t (&rows)[R], size_t ahead, size_t tok0) {
   using I = typename V::I;
   using F = typename V::F;
   F acc[R][T];
@@ -138,14 +139,14 @@ inline void tile(float* y, const BlockQ8K* x, const B* w, const float* bias, siz
     typename V::Prep prep[R];
 #pragma GCC unroll 8
     for (size_t r = 0; r < R; ++r) {
-      wb[r] = w + (row0 + r) * nb + b;
-      // The same block of the row one tile below: the hardware prefetcher alone leaves decode
-      // (weights streamed from memory once) latency-bound on R interleaved short streams.
-      // Prefetches cannot fault, so addresses past the last row are harmless (formed as integers).
-      const auto ahead =
-          reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(wb[r]) + R * nb * sizeof(B));
+      wb[r] = w + rows[r] * nb + b;
+      // The hardware prefetcher alone leaves decode (weights streamed from memory once)
+      // latency-bound. Prefetches cannot fault, so addresses past the last row are harmless
+      // (formed as integers).
+      const auto ahead_p =
+          reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(wb[r]) + ahead * nb * sizeof(B));
 #pragma GCC unroll 4
-      for (size_t line = 0; line < sizeof(B); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T1);
+      for (size_t line = 0; line < sizeof(B); line += 64) _mm_prefetch(ahead_p + line, _MM_HINT_T1);
       prep[r] = V::prepare(params(*wb[r]));
     }
     const BlockQ8K* xb[T];
@@ -181,32 +182,39 @@ inline void tile(float* y, const BlockQ8K* x, const B* w, const float* bias, siz
   }
 #pragma GCC unroll 8
   for (size_t r = 0; r < R; ++r) {
-    const float b = bias != nullptr ? bias[row0 + r] : 0.0f;
+    const float b = bias != nullptr ? bias[rows[r]] : 0.0f;
 #pragma GCC unroll 8
-    for (size_t t = 0; t < T; ++t) y[(tok0 + t) * d_out + row0 + r] = V::reduce_add(acc[r][t]) + b;
+    for (size_t t = 0; t < T; ++t) y[(tok0 + t) * d_out + rows[r]] = V::reduce_add(acc[r][t]) + b;
   }
 }
 
 // The last n_left (< T) tokens of a row block: the tile with exactly n_left tokens.
 template <class V, class B, size_t R, size_t T>
 inline void token_tail(float* y, const BlockQ8K* x, const B* w, const float* bias, size_t nb, size_t d_out,
-                       size_t row0, size_t tok0, size_t n_left) {
+                       const size_t (&rows)[R], size_t ahead, size_t tok0, size_t n_left) {
   if (n_left == T) {
-    tile<V, B, R, T>(y, x, w, bias, nb, d_out, row0, tok0);
+    tile<V, B, R, T>(y, x, w, bias, nb, d_out, rows, ahead, tok0);
   } else if constexpr (T > 1) {
-    token_tail<V, B, R, T - 1>(y, x, w, bias, nb, d_out, row0, tok0, n_left);
+    token_tail<V, B, R, T - 1>(y, x, w, bias, nb, d_out, rows, ahead, tok0, n_left);
   }
 }
 
-// Tokens [tok_begin, tok_end) for the R rows starting at row0.
+// Tokens [tok_begin, tok_end) for the R rows `rows`.
 template <class V, class B, size_t R>
 inline void row_block(float* y, const BlockQ8K* x, const B* w, const float* bias, size_t nb, size_t d_out,
-                      size_t row0, size_t tok_begin, size_t tok_end) {
+                      const size_t (&rows)[R], size_t ahead, size_t tok_begin, size_t tok_end) {
   constexpr size_t TT = V::kTileTokens;
   size_t t = tok_begin;
-  for (; t + TT <= tok_end; t += TT) tile<V, B, R, TT>(y, x, w, bias, nb, d_out, row0, t);
-  if (t < tok_end) token_tail<V, B, R, TT - 1>(y, x, w, bias, nb, d_out, row0, t, tok_end - t);
+  for (; t + TT <= tok_end; t += TT) tile<V, B, R, TT>(y, x, w, bias, nb, d_out, rows, ahead, t);
+  if (t < tok_end) token_tail<V, B, R, TT - 1>(y, x, w, bias, nb, d_out, rows, ahead, t, tok_end - t);
 }
+
+// Up to this many tokens (decode), a tile's rows come from kTileRows evenly spaced positions of
+// the thread's rows, so the weights stream from memory as that many sequential streams, each
+// prefetched kStreamAheadRows rows ahead: one stream per core reaches only ~75% of the read
+// bandwidth where four reach all of it.
+inline constexpr size_t kStreamTokens = 4;
+inline constexpr size_t kStreamAheadRows = 2;
 
 // QMatmulRowsFn for weights of block type B (kernel_table.h).
 template <class V, class B>
@@ -216,15 +224,35 @@ void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, si
   const size_t nb = d_in / kQKK;
   const BlockQ8K* x = static_cast<const BlockQ8K*>(xq);
   const B* weights = static_cast<const B*>(w);
+  if (n_tokens <= kStreamTokens) {
+    const size_t per_stream = (row_end - row_begin) / RT;
+    for (size_t i = 0; i < per_stream; ++i) {
+      size_t rows[RT];
+      for (size_t r = 0; r < RT; ++r) rows[r] = row_begin + r * per_stream + i;
+      row_block<V, B, RT>(y, x, weights, bias, nb, d_out, rows, kStreamAheadRows, 0, n_tokens);
+    }
+    for (size_t r = row_begin + RT * per_stream; r < row_end; ++r) {
+      const size_t rows[1] = {r};
+      row_block<V, B, 1>(y, x, weights, bias, nb, d_out, rows, kStreamAheadRows, 0, n_tokens);
+    }
+    return;
+  }
   // Within a token chunk every weight row tile is read from memory once and reused from cache by
-  // each token tile.
+  // each token tile; each row prefetches the same block of the row one tile below.
   const size_t chunk_fit = kTokenChunkBytes / (nb * sizeof(BlockQ8K));
   const size_t chunk = chunk_fit < TT ? TT : chunk_fit / TT * TT;
   for (size_t tc = 0; tc < n_tokens; tc += chunk) {
     const size_t tc_end = tc + chunk < n_tokens ? tc + chunk : n_tokens;
     size_t r = row_begin;
-    for (; r + RT <= row_end; r += RT) row_block<V, B, RT>(y, x, weights, bias, nb, d_out, r, tc, tc_end);
-    for (; r < row_end; ++r) row_block<V, B, 1>(y, x, weights, bias, nb, d_out, r, tc, tc_end);
+    for (; r + RT <= row_end; r += RT) {
+      size_t rows[RT];
+      for (size_t i = 0; i < RT; ++i) rows[i] = r + i;
+      row_block<V, B, RT>(y, x, weights, bias, nb, d_out, rows, RT, tc, tc_end);
+    }
+    for (; r < row_end; ++r) {
+      const size_t rows[1] = {r};
+      row_block<V, B, 1>(y, x, weights, bias, nb, d_out, rows, 1, tc, tc_end);
+    }
   }
 }
 
