@@ -4,7 +4,8 @@
 #   125M: dim 768, 12 layers, 12 heads, 4 KV heads, ffn 2048, vocab 32000
 #   1.1B: dim 2048, 22 layers, 32 heads, 4 KV heads, ffn 5632, vocab 32000
 # in F16 (python/oracle/make_random_gguf.py) and Q8_0, Q4_0, Q4_K_M (`tokenmill quantize`).
-# The 125M files also get a per-op profile of decode. Output: markdown on stdout.
+# The 125M files also get a per-op profile of decode, and the 1.1B Q8_0 / Q4_0 files a decode run
+# with --no-repack (what repacking at load buys). Output: markdown on stdout.
 # Usage: scripts/bench_cpu_models.sh [THREADS=2] [REPS=3]   (models cached in $TOKENMILL_BENCH_DIR)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,5 +45,11 @@ for m in llama1.1b llama125m; do
     echo
     "$bin" bench -m "$dir/tokenmill-$m-$t.gguf" -p 512 -n 128 -t "$threads" -r "$reps" "${extra[@]}" 2>/dev/null
     echo
+    if [ "$m" = llama1.1b ] && { [ "$t" = Q8_0 ] || [ "$t" = Q4_0 ]; }; then
+      echo "### $m $t, --no-repack (computed in the file's layout)"
+      echo
+      "$bin" bench -m "$dir/tokenmill-$m-$t.gguf" -p 0 -n 128 -t "$threads" -r "$reps" --no-repack 2>/dev/null
+      echo
+    fi
   done
 done
