@@ -92,7 +92,14 @@ TEST(Repack, RejectsWhatItCannotRepack) {
   EXPECT_FALSE(dtype_from_name("Q4_0_R16", parsed)) << "the repacked layouts are not a file type";
 }
 
-class RepackTest : public IsaTest {};
+// The kernels computing the file layout the same way as this ISA's repacked ones: its own where it
+// has repacked kernels, else the scalar reference (whose repacked entries the table inherits).
+class RepackTest : public IsaTest {
+ protected:
+  const KernelTable& same_arithmetic() const {
+    return table().prefers_repacked ? table() : kernel_table(Isa::Scalar);
+  }
+};
 
 // Activations quantized by the reference, as every ISA quantizes them byte for byte.
 std::vector<uint8_t> quantize(const std::vector<float>& x, size_t n_tokens, size_t d_in) {
@@ -118,8 +125,8 @@ TEST_P(RepackTest, RowsEqualTheFileLayoutExactly) {
             const size_t rb = range[0], re = range[1];
             if (rb >= re) continue;
             std::vector<float> expected(n_tokens * d_out, kGuard), got(n_tokens * d_out, kGuard);
-            table().qmatmul_rows[quant_index(type)](expected.data(), xq.data(), w.data(), bias.data(), n_tokens,
-                                                    d_in, d_out, rb, re);
+            same_arithmetic().qmatmul_rows[quant_index(type)](expected.data(), xq.data(), w.data(), bias.data(),
+                                                              n_tokens, d_in, d_out, rb, re);
             table().qmatmul_rows[quant_index(repacked_dtype(type))](got.data(), xq.data(), packed.data(),
                                                                     bias.data(), n_tokens, d_in, d_out, rb, re);
             for (size_t i = 0; i < got.size(); ++i)
@@ -142,7 +149,7 @@ TEST_P(RepackTest, ThreadedMatmulEqualsTheFileLayout) {
         const AlignedBuffer packed = repack(w, type, d_out, d_in);
         const std::vector<float> x = testing::random_floats(rng, n_tokens * d_in);
         std::vector<float> expected(n_tokens * d_out), got(n_tokens * d_out);
-        matmul(table(), expected.data(), x.data(), w.data(), type, nullptr, n_tokens, d_in, d_out, pool);
+        matmul(same_arithmetic(), expected.data(), x.data(), w.data(), type, nullptr, n_tokens, d_in, d_out, pool);
         matmul(table(), got.data(), x.data(), packed.data(), repacked_dtype(type), nullptr, n_tokens, d_in,
                d_out, pool);
         ASSERT_EQ(got, expected) << dtype_name(type) << " n_tokens " << n_tokens << " d_out " << d_out;
