@@ -314,10 +314,29 @@ void attention(const KernelTable& k, float* out, const float* q, const int32_t* 
     size_t window;
   } args{k, out, q, q_pos, k_cache, v_cache, kv_row_stride, slots, n_heads, n_kv_heads,
          head_dim, scale, window};
-  pool.parallel_for(attention_item_count(n_q, n_heads, n_kv_heads), [&args](size_t begin, size_t end, int) {
-    args.k.attention_items(args.out, args.q, args.q_pos, args.k_cache, args.v_cache,
-                           args.kv_row_stride, args.slots, args.n_heads, args.n_kv_heads,
-                           args.head_dim, args.scale, args.window, begin, end);
+  auto items = [&args](size_t begin, size_t end) {
+    args.k.attention_items(args.out, args.q, args.q_pos, args.k_cache, args.v_cache, args.kv_row_stride,
+                           args.slots, args.n_heads, args.n_kv_heads, args.head_dim, args.scale, args.window,
+                           begin, end);
+  };
+  const size_t n_threads = size_t(pool.size());
+  if (n_q < 2 * n_threads) {  // decode: split one query's items
+    pool.parallel_for(attention_item_count(n_q, n_heads, n_kv_heads),
+                      [&items](size_t begin, size_t end, int) { items(begin, end); });
+    return;
+  }
+  // Prefill: a causal query reads as many keys as its position, so contiguous ranges of queries
+  // would leave the thread with the first ones idle most of the time; queries are dealt out in
+  // turn instead (thread t: queries t, t + n_threads, ...), each with all its items.
+  // Captured through one reference so the std::function stays in its small buffer (no heap).
+  const struct {
+    decltype(items)& run;
+    size_t n_q, n_threads, per_query;
+  } deal{items, n_q, n_threads, attention_item_count(1, n_heads, n_kv_heads)};
+  pool.parallel_for(n_threads, [&deal](size_t begin, size_t end, int) {
+    for (size_t t = begin; t < end; ++t)
+      for (size_t query = t; query < deal.n_q; query += deal.n_threads)
+        deal.run(query * deal.per_query, (query + 1) * deal.per_query);
   });
 }
 
