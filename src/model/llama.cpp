@@ -8,6 +8,21 @@
 #include "kernels/ops.h"
 
 namespace tokenmill {
+namespace {
+
+// Elementwise work of a batch split by token rows over the pool (prefill); fn(t_begin, t_end).
+// Small batches (decode) run on the calling thread, where waking the pool costs more.
+template <class Fn>
+void for_token_rows(ThreadPool& pool, size_t T, const Fn& fn) {
+  constexpr size_t kMinRowsPerThread = 4;
+  if (T < 2 * kMinRowsPerThread || pool.size() == 1) {
+    fn(size_t(0), T);
+    return;
+  }
+  pool.parallel_for(T, [&fn](size_t begin, size_t end, int) { fn(begin, end); });
+}
+
+}  // namespace
 
 LlamaModel::LlamaModel(ModelConfig cfg, ModelWeights weights, int32_t max_batch_tokens)
     : cfg_(std::move(cfg)), w_(std::move(weights)), max_batch_tokens_(max_batch_tokens) {
@@ -108,7 +123,9 @@ void LlamaModel::attention_block(const LayerWeights& L, int64_t layer, const For
   const size_t hd = size_t(cfg_.head_dim);
   {
     OpTimer timer(profile_, OpKind::Norm);
-    kernels::rmsnorm(xb_.data(), x_.data(), L.attn_norm.data(), T, dim, cfg_.rms_eps);
+    for_token_rows(pool, T, [&](size_t t0, size_t t1) {
+      kernels::rmsnorm(&xb_[t0 * dim], &x_[t0 * dim], L.attn_norm.data(), t1 - t0, dim, cfg_.rms_eps);
+    });
   }
   auto bias = [](const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); };
   {
@@ -124,10 +141,12 @@ void LlamaModel::attention_block(const LayerWeights& L, int64_t layer, const For
   }
   {
     OpTimer timer(profile_, OpKind::Rope);
-    kernels::rope(q_.data(), b.positions.data(), inv_freq_.data(), T, size_t(cfg_.n_heads), hd, hd,
-                  cfg_.rope_style);
-    kernels::rope(k_.data(), b.positions.data(), inv_freq_.data(), T, size_t(cfg_.n_kv_heads), hd, hd,
-                  cfg_.rope_style);
+    for_token_rows(pool, T, [&](size_t t0, size_t t1) {
+      kernels::rope(&q_[t0 * qd], &b.positions[t0], inv_freq_.data(), t1 - t0, size_t(cfg_.n_heads), hd, hd,
+                    cfg_.rope_style);
+      kernels::rope(&k_[t0 * kvd], &b.positions[t0], inv_freq_.data(), t1 - t0, size_t(cfg_.n_kv_heads), hd,
+                    hd, cfg_.rope_style);
+    });
   }
   float* k_cache = kv.k(layer);
   float* v_cache = kv.v(layer);
@@ -156,15 +175,24 @@ void LlamaModel::attention_block(const LayerWeights& L, int64_t layer, const For
     OpTimer timer(profile_, OpKind::MatmulOut);
     matmul(out_.data(), att_.data(), L.wo, nullptr, T, pool);
   }
+  add_residual(T, pool);
+}
+
+void LlamaModel::add_residual(size_t T, ThreadPool& pool) {
   OpTimer timer(profile_, OpKind::Residual);
-  for (size_t i = 0; i < T * dim; ++i) x_[i] += out_[i];
+  const size_t dim = size_t(cfg_.dim);
+  for_token_rows(pool, T, [&](size_t t0, size_t t1) {
+    for (size_t i = t0 * dim; i < t1 * dim; ++i) x_[i] += out_[i];
+  });
 }
 
 void LlamaModel::ffn_block(const LayerWeights& L, size_t T, ThreadPool& pool) {
   const size_t dim = size_t(cfg_.dim), ffn = size_t(cfg_.ffn_dim);
   {
     OpTimer timer(profile_, OpKind::Norm);
-    kernels::rmsnorm(xb_.data(), x_.data(), L.ffn_norm.data(), T, dim, cfg_.rms_eps);
+    for_token_rows(pool, T, [&](size_t t0, size_t t1) {
+      kernels::rmsnorm(&xb_[t0 * dim], &x_[t0 * dim], L.ffn_norm.data(), t1 - t0, dim, cfg_.rms_eps);
+    });
   }
   {
     OpTimer timer(profile_, OpKind::MatmulGateUp);
@@ -173,14 +201,15 @@ void LlamaModel::ffn_block(const LayerWeights& L, size_t T, ThreadPool& pool) {
   }
   {
     OpTimer timer(profile_, OpKind::Swiglu);
-    kernels::swiglu(gate_.data(), up_.data(), T * ffn);
+    for_token_rows(pool, T, [&](size_t t0, size_t t1) {
+      kernels::swiglu(&gate_[t0 * ffn], &up_[t0 * ffn], (t1 - t0) * ffn);
+    });
   }
   {
     OpTimer timer(profile_, OpKind::MatmulDown);
     matmul(out_.data(), gate_.data(), L.w_down, nullptr, T, pool);
   }
-  OpTimer timer(profile_, OpKind::Residual);
-  for (size_t i = 0; i < T * dim; ++i) x_[i] += out_[i];
+  add_residual(T, pool);
 }
 
 }  // namespace tokenmill

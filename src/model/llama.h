@@ -36,6 +36,8 @@ class LlamaModel {
   void attention_block(const LayerWeights& L, int64_t layer, const ForwardBatch& batch, KvStorage& kv,
                        size_t T, ThreadPool& pool);
   void ffn_block(const LayerWeights& L, size_t T, ThreadPool& pool);
+  // x += out over T token rows.
+  void add_residual(size_t T, ThreadPool& pool);
   // y = x . w^T (+ bias) through the matmul scratch.
   void matmul(float* y, const float* x, const MatrixRef& w, const float* bias, size_t T, ThreadPool& pool);
 
