@@ -15,7 +15,7 @@ namespace {
 KernelTable build_ref_table() {
   KernelTable t{Isa::Scalar, ref::matmul_rows, ref::attention_items, ref::rmsnorm, ref::to_f32,
                 ref::swiglu, ref::softmax, nullptr, nullptr, {}, {}, ref::argmax,
-                ref::sampling_weights, false};
+                ref::sampling_weights, false, ref::attention_blocks};
   ref::add_quant32_kernels(t);
   ref::add_quantk_kernels(t);
   return t;
@@ -27,6 +27,7 @@ KernelTable build_avx2_table() {
   t.isa = Isa::Avx2;
   t.matmul_rows = avx2::matmul_rows;
   t.attention_items = avx2::attention_items;
+  t.attention_blocks = avx2::attention_blocks;
   t.rmsnorm = avx2::rmsnorm;
   t.to_f32 = avx2::to_f32;
   t.swiglu = avx2::swiglu;
@@ -43,6 +44,7 @@ KernelTable build_avx512_table() {
   t.isa = Isa::Avx512;
   t.matmul_rows = avx512::matmul_rows;
   t.attention_items = avx512::attention_items;
+  t.attention_blocks = avx512::attention_blocks;
   t.rmsnorm = avx512::rmsnorm;
   t.to_f32 = avx512::to_f32;
   t.swiglu = avx512::swiglu;
@@ -69,6 +71,7 @@ KernelTable build_neon_table() {
   t.isa = Isa::Neon;
   t.matmul_rows = neon::matmul_rows;
   t.attention_items = neon::attention_items;
+  t.attention_blocks = neon::attention_blocks;
   t.rmsnorm = neon::rmsnorm;
   t.to_f32 = neon::to_f32;
   t.swiglu = neon::swiglu;
@@ -320,6 +323,27 @@ void attention(const KernelTable& k, float* out, const float* q, const int32_t* 
                            begin, end);
   };
   const size_t n_threads = size_t(pool.size());
+  if (n_q >= kAttentionQueryBlock) {
+    // Prefill: units of kAttentionQueryBlock queries share every K/V block they read. A causal
+    // query reads as many keys as its position, so contiguous ranges of queries would leave the
+    // thread with the first ones idle most of the time: query blocks are dealt out in turn
+    // (thread t: blocks t, t + n_threads, ...), each with all its units.
+    const size_t per_block = attention_block_count(1, n_heads, n_kv_heads);
+    const size_t n_blocks = (n_q + kAttentionQueryBlock - 1) / kAttentionQueryBlock;
+    const struct {
+      const Args& a;
+      size_t n_q, n_threads, per_block, n_blocks;
+    } deal{args, n_q, n_threads, per_block, n_blocks};
+    pool.parallel_for(n_threads, [&deal](size_t begin, size_t end, int) {
+      const Args& a = deal.a;
+      for (size_t t = begin; t < end; ++t)
+        for (size_t qb = t; qb < deal.n_blocks; qb += deal.n_threads)
+          a.k.attention_blocks(a.out, a.q, a.q_pos, deal.n_q, a.k_cache, a.v_cache, a.kv_row_stride, a.slots,
+                               a.n_heads, a.n_kv_heads, a.head_dim, a.scale, a.window, qb * deal.per_block,
+                               (qb + 1) * deal.per_block);
+    });
+    return;
+  }
   if (n_q < 2 * n_threads) {  // decode: split one query's items
     pool.parallel_for(attention_item_count(n_q, n_heads, n_kv_heads),
                       [&items](size_t begin, size_t end, int) { items(begin, end); });

@@ -54,6 +54,29 @@ inline AttentionItem attention_item(size_t item, size_t n_heads, size_t n_kv_hea
           left < kAttentionHeadsPerItem ? left : kAttentionHeadsPerItem};
 }
 
+// Prefill attention works on blocks of queries: unit = (query block, kv head, head subgroup), as an
+// AttentionItem with its one query replaced by queries [query_begin, query_begin + n_queries).
+// Each block of keys is then read (and K transposed) once for every query and head of the unit.
+// unit = (query_block * n_kv_heads + kv_head) * subgroups + subgroup.
+inline constexpr size_t kAttentionQueryBlock = 8;
+
+struct AttentionBlockItem {
+  size_t query_begin, n_queries;  // queries [query_begin, query_begin + n_queries)
+  size_t kv_head, head_begin, n_heads;
+};
+
+inline size_t attention_block_count(size_t n_q, size_t n_heads, size_t n_kv_heads) {
+  return (n_q + kAttentionQueryBlock - 1) / kAttentionQueryBlock * n_kv_heads *
+         attention_subgroups(n_heads, n_kv_heads);
+}
+inline AttentionBlockItem attention_block_item(size_t unit, size_t n_q, size_t n_heads, size_t n_kv_heads) {
+  const size_t per_block = n_kv_heads * attention_subgroups(n_heads, n_kv_heads);
+  const AttentionItem it = attention_item(unit % per_block, n_heads, n_kv_heads);  // of query 0
+  const size_t q0 = unit / per_block * kAttentionQueryBlock;
+  const size_t left = n_q - q0;
+  return {q0, left < kAttentionQueryBlock ? left : kAttentionQueryBlock, it.kv_head, it.head_begin, it.n_heads};
+}
+
 // Computes attention items [item_begin, item_end) (see AttentionItem).
 // Arguments as in ops.h attention(); inputs are already validated.
 using AttentionItemsFn = void (*)(float* out, const float* q, const int32_t* q_pos,
@@ -61,6 +84,12 @@ using AttentionItemsFn = void (*)(float* out, const float* q, const int32_t* q_p
                                   size_t kv_row_stride, const int32_t* slots, size_t n_heads,
                                   size_t n_kv_heads, size_t head_dim, float scale, size_t window,
                                   size_t item_begin, size_t item_end);
+
+// Computes attention units [unit_begin, unit_end) (see AttentionBlockItem) of n_q queries.
+using AttentionBlocksFn = void (*)(float* out, const float* q, const int32_t* q_pos, size_t n_q,
+                                   const float* k_cache, const float* v_cache, size_t kv_row_stride,
+                                   const int32_t* slots, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                                   float scale, size_t window, size_t unit_begin, size_t unit_end);
 
 // x, out: [n_rows, dim], weight: [dim].
 using RmsnormFn = void (*)(float* out, const float* x, const float* weight, size_t n_rows,
@@ -109,6 +138,7 @@ struct KernelTable {
   // Whether this ISA's matmul is faster on the repacked layouts than on the file's: the model
   // repacks Q4_0 / Q8_0 matrices at load only then.
   bool prefers_repacked = false;
+  AttentionBlocksFn attention_blocks;
 };
 
 // Where an ISA has no variant of a kernel, its table holds the next lower ISA's (x86-64:

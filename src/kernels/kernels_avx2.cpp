@@ -99,6 +99,14 @@ void attention_items(float* out, const float* q, const int32_t* q_pos, const flo
                               n_kv_heads, head_dim, scale, window, item_begin, item_end);
 }
 
+void attention_blocks(float* out, const float* q, const int32_t* q_pos, size_t n_q, const float* k_cache,
+                      const float* v_cache, size_t kv_row_stride, const int32_t* slots, size_t n_heads,
+                      size_t n_kv_heads, size_t head_dim, float scale, size_t window, size_t unit_begin,
+                      size_t unit_end) {
+  simd::attention_blocks<Avx2>(out, q, q_pos, n_q, k_cache, v_cache, kv_row_stride, slots, n_heads, n_kv_heads,
+                             head_dim, scale, window, unit_begin, unit_end);
+}
+
 void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim,
              float eps) {
   simd::rmsnorm<Avx2>(out, x, weight, n_rows, dim, eps);

@@ -18,6 +18,11 @@ namespace tokenmill::kernels {
                        const float* v_cache, size_t kv_row_stride, const int32_t* slots,        \
                        size_t n_heads, size_t n_kv_heads, size_t head_dim, float scale,         \
                        size_t window, size_t item_begin, size_t item_end);                      \
+  void attention_blocks(float* out, const float* q, const int32_t* q_pos, size_t n_q,           \
+                        const float* k_cache, const float* v_cache, size_t kv_row_stride,       \
+                        const int32_t* slots, size_t n_heads, size_t n_kv_heads,                \
+                        size_t head_dim, float scale, size_t window, size_t unit_begin,         \
+                        size_t unit_end);                                                       \
   void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim,      \
                float eps);                                                                      \
   void to_f32(float* out, const void* src, DType dtype, size_t n);                              \

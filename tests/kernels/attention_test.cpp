@@ -109,6 +109,23 @@ TEST_P(AttentionTest, MatchesNaiveSoftmaxMatrix) {
         }
 }
 
+// Batches of at least kAttentionQueryBlock queries (prefill) go through attention_blocks: units of
+// several queries that share each key block; ragged last blocks, windows, GQA/MQA, odd head_dim.
+TEST_P(AttentionTest, PrefillBlocksMatchNaiveSoftmaxMatrix) {
+  std::mt19937 rng(23);
+  ThreadPool pool1(1), pool2(2);
+  const std::pair<size_t, size_t> head_configs[] = {{4, 2}, {4, 1}, {3, 3}, {20, 1}, {18, 2}};
+  int n = 0;
+  for (size_t head_dim : {1, 7, 64, 100})
+    for (auto [n_heads, n_kv_heads] : head_configs)
+      for (size_t window : {0, 3, 17})
+        for (auto [n_q, n_kv] : {std::pair<size_t, size_t>{8, 8}, {13, 40}, {37, 37}}) {
+          const float scale = (++n % 3 == 0) ? 4.0f : 1.0f / std::sqrt(float(head_dim));
+          check_case(table(), {n_q, n_kv, n_heads, n_kv_heads, head_dim, window, scale},
+                     n % 2 ? pool1 : pool2, rng);
+        }
+}
+
 TEST_P(AttentionTest, LongContextDecode) {
   std::mt19937 rng(22);
   ThreadPool pool2(2);

@@ -49,4 +49,20 @@ void attention_items(float* out, const float* q, const int32_t* q_pos, const flo
   }
 }
 
+// A unit is its queries' items (the same kv head and heads), one query after the other.
+void attention_blocks(float* out, const float* q, const int32_t* q_pos, size_t n_q, const float* k_cache,
+                      const float* v_cache, size_t kv_row_stride, const int32_t* slots, size_t n_heads,
+                      size_t n_kv_heads, size_t head_dim, float scale, size_t window, size_t unit_begin,
+                      size_t unit_end) {
+  const size_t per_block = n_kv_heads * attention_subgroups(n_heads, n_kv_heads);
+  for (size_t unit = unit_begin; unit < unit_end; ++unit) {
+    const AttentionBlockItem b = attention_block_item(unit, n_q, n_heads, n_kv_heads);
+    for (size_t query = b.query_begin; query < b.query_begin + b.n_queries; ++query) {
+      const size_t item = query * per_block + unit % per_block;
+      attention_items(out, q, q_pos, k_cache, v_cache, kv_row_stride, slots, n_heads, n_kv_heads, head_dim,
+                      scale, window, item, item + 1);
+    }
+  }
+}
+
 }  // namespace tokenmill::kernels::ref
