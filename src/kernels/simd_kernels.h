@@ -350,152 +350,167 @@ void attention_items(float* out, const float* q, const int32_t* q_pos, const flo
   }
 }
 
-// Prefill attention over blocks of queries (kernel_table.h AttentionBlockItem). For each block
-// of B keys the unit transposes K once into kt: [head_dim][B], so a query-head row's scores are
-// B / N vectors accumulated from one broadcast query element per dimension (no horizontal sums),
-// and rows go R at a time through the scores and the weighted values: every key and value vector
-// loaded serves R rows, and every row of the unit (up to 8 queries x 8 heads) shares the
-// transpose. Online softmax per row, as in attention_items.
+// Prefill attention over blocks of queries (kernel_table.h AttentionBlockItem), rows in lanes: the
+// unit's query-head rows (up to 8 queries x 8 heads) are transposed once into qt: [head_dim][rows],
+// so for every key the scores of N rows are one vector, accumulated from one broadcast key element
+// per dimension; the softmax (running max, sums, rescaling) is elementwise across rows, with no
+// horizontal reductions, and the weighted values accumulate into ot: [head_dim][rows] from one
+// broadcast value element per key and dimension. Visibility (causal, window) is a 0/1 factor per
+// key and row built from min/max of the position differences.
 template <class V>
 void attention_blocks(float* out, const float* q, const int32_t* q_pos, size_t n_q, const float* k_cache,
                       const float* v_cache, size_t kv_row_stride, const int32_t* slots, size_t n_heads,
                       size_t n_kv_heads, size_t head_dim, float scale, size_t window, size_t unit_begin,
                       size_t unit_end) {
   using F = typename V::F;
-  constexpr size_t B = kAttentionBlock, N = V::kWidth, KV = B / N, R = 4, DV = 4;
-  constexpr size_t QB = kAttentionQueryBlock, kRows = QB * kAttentionHeadsPerItem;
-  static_assert(B % N == 0, "a key block is whole vectors");
+  constexpr size_t B = kAttentionBlock, N = V::kWidth, T = 4;  // T x T register tiles
+  constexpr size_t kRows = kAttentionQueryBlock * kAttentionHeadsPerItem;
+  static_assert(kRows % (N * T) == 0, "row vectors come in tiles of T");
   const size_t D = head_dim;
-  alignas(64) float kt[kMaxHeadDim * B];     // [D][B]: the key block, transposed
-  alignas(64) float o[kRows * kMaxHeadDim];  // [rows][D]: unnormalized outputs
-  alignas(64) float w[R][B];                 // scores, then weights, of the rows in flight
-  float run_max[kRows], run_sum[kRows];
-  const float* q_row[kRows];                 // [D] each
-  auto load_d = [D](const float* p, size_t d) { return d + N <= D ? V::load(p + d) : V::load_partial(p + d, D - d); };
-  auto store_d = [D](float* p, size_t d, F v) {
-    if (d + N <= D) V::store(p + d, v);
-    else V::store_partial(p + d, v, D - d);
-  };
+  alignas(64) float qt[kMaxHeadDim * kRows];  // [D][kRows]: scaled queries, transposed
+  alignas(64) float ot[kMaxHeadDim * kRows];  // [D][kRows]: unnormalized outputs, transposed
+  alignas(64) float sw[B * kRows];            // [B][kRows]: scores, then weights, of a key block
+  alignas(64) float first_pos[kRows], last_pos[kRows], run_max[kRows], run_sum[kRows];
+  const F one = V::set1(1.0f), zero = V::zero(), big = V::set1(1e30f);
   for (size_t unit = unit_begin; unit < unit_end; ++unit) {
     const AttentionBlockItem it = attention_block_item(unit, n_q, n_heads, n_kv_heads);
     const size_t n_rows = it.n_queries * it.n_heads;  // row r: query r / n_heads, head r % n_heads
-    size_t first[QB], last[QB];
+    const size_t rv_end = (n_rows + N * T - 1) / (N * T) * T;  // row vectors in use, whole tiles
     size_t lo_unit = ~size_t(0), hi_unit = 0;
-    for (size_t i = 0; i < it.n_queries; ++i) {
-      last[i] = size_t(q_pos[it.query_begin + i]);
-      first[i] = (window == 0 || last[i] + 1 <= window) ? 0 : last[i] + 1 - window;
-      lo_unit = first[i] < lo_unit ? first[i] : lo_unit;
-      hi_unit = last[i] > hi_unit ? last[i] : hi_unit;
-    }
-    for (size_t r = 0; r < n_rows; ++r) {
-      const size_t query = it.query_begin + r / it.n_heads, head = it.head_begin + r % it.n_heads;
-      q_row[r] = q + (query * n_heads + head) * D;
+    for (size_t r = 0; r < rv_end * N; ++r) {
+      if (r >= n_rows) {  // padding rows: no visible key, zero queries
+        first_pos[r] = 1.0f;
+        last_pos[r] = 0.0f;
+        for (size_t d = 0; d < D; ++d) qt[d * kRows + r] = 0.0f;
+      } else {
+        const size_t query = it.query_begin + r / it.n_heads, head = it.head_begin + r % it.n_heads;
+        const size_t last = size_t(q_pos[query]);
+        const size_t first = (window == 0 || last + 1 <= window) ? 0 : last + 1 - window;
+        first_pos[r] = float(first);
+        last_pos[r] = float(last);
+        lo_unit = first < lo_unit ? first : lo_unit;
+        hi_unit = last > hi_unit ? last : hi_unit;
+        const float* q_r = q + (query * n_heads + head) * D;  // [D]
+        for (size_t d = 0; d < D; ++d) qt[d * kRows + r] = q_r[d] * scale;
+      }
       run_max[r] = -INFINITY;
       run_sum[r] = 0.0f;
-      for (size_t d = 0; d < D; ++d) o[r * D + d] = 0.0f;
+      for (size_t d = 0; d < D; ++d) ot[d * kRows + r] = 0.0f;
     }
     const size_t kv_offset = it.kv_head * D;
     for (size_t p0 = lo_unit; p0 <= hi_unit; p0 += B) {
       const size_t count = hi_unit + 1 - p0 < B ? hi_unit + 1 - p0 : B;
+      const float* k_rows[B];
       const float* v_rows[B];
       for (size_t c = 0; c < count; ++c) {
         const size_t row = size_t(slots[p0 + c]) * kv_row_stride + kv_offset;
+        k_rows[c] = k_cache + row;
         v_rows[c] = v_cache + row;
-        const float* k_row = k_cache + row;  // [D]
-        for (size_t d = 0; d < D; ++d) kt[d * B + c] = k_row[d];
       }
-      for (size_t c = count; c < B; ++c)
-        for (size_t d = 0; d < D; ++d) kt[d * B + c] = 0.0f;
-      for (size_t r0 = 0; r0 < n_rows; r0 += R) {
-        const size_t nr = n_rows - r0 < R ? n_rows - r0 : R;
-        const float* qr[R];  // rows past nr repeat row r0; their results are not used
-        for (size_t i = 0; i < R; ++i) qr[i] = q_row[r0 + (i < nr ? i : 0)];
-        F s[R][KV];
+      for (size_t c = count; c < B; ++c) k_rows[c] = k_rows[0];  // scored, never weighted
+      // Scores: sw[c][r] = sum_d k[c][d] * qt[d][r], T keys x T row vectors per tile.
+      for (size_t c0 = 0; c0 < B; c0 += T)
+        for (size_t v0 = 0; v0 < rv_end; v0 += T) {
+          F s[T][T];
 #pragma GCC unroll 4
-        for (size_t i = 0; i < R; ++i)
+          for (size_t i = 0; i < T; ++i)
 #pragma GCC unroll 4
-          for (size_t k = 0; k < KV; ++k) s[i][k] = V::zero();
-        for (size_t d = 0; d < D; ++d) {
-          F kd[KV];
+            for (size_t j = 0; j < T; ++j) s[i][j] = zero;
+          for (size_t d = 0; d < D; ++d) {
+            F qv[T];
 #pragma GCC unroll 4
-          for (size_t k = 0; k < KV; ++k) kd[k] = V::load(kt + d * B + k * N);
+            for (size_t j = 0; j < T; ++j) qv[j] = V::load(qt + d * kRows + (v0 + j) * N);
 #pragma GCC unroll 4
-          for (size_t i = 0; i < R; ++i) {
-            const F qv = V::set1(qr[i][d]);
+            for (size_t i = 0; i < T; ++i) {
+              const F kv = V::set1(k_rows[c0 + i][d]);
 #pragma GCC unroll 4
-            for (size_t k = 0; k < KV; ++k) s[i][k] = V::fmadd(qv, kd[k], s[i][k]);
-          }
-        }
-        const F vscale = V::set1(scale);
-        for (size_t i = 0; i < R; ++i) {
-          float* wi = w[i];  // [B]
-          if (i >= nr) {
-            for (size_t c = 0; c < B; ++c) wi[c] = 0.0f;
-            continue;
-          }
-          const size_t r = r0 + i, query = r / it.n_heads;
-          // Visible keys of this row in the block: [lo, hi).
-          const size_t lo = first[query] > p0 ? first[query] - p0 : 0;
-          const size_t end = last[query] + 1 > p0 ? last[query] + 1 - p0 : 0;
-          const size_t hi = end < count ? end : count;
-          if (lo >= hi) {
-            for (size_t c = 0; c < B; ++c) wi[c] = 0.0f;
-            continue;
-          }
-#pragma GCC unroll 4
-          for (size_t k = 0; k < KV; ++k) V::store(wi + k * N, V::mul(s[i][k], vscale));
-          for (size_t c = 0; c < lo; ++c) wi[c] = -INFINITY;
-          for (size_t c = hi; c < B; ++c) wi[c] = -INFINITY;
-          F vmax = V::load(wi);
-          for (size_t k = 1; k < KV; ++k) vmax = V::max(vmax, V::load(wi + k * N));
-          const float block_max = V::reduce_max(vmax);
-          // Rescale what was summed so far only when the maximum grows (exp(-inf) = 0 at start).
-          if (block_max > run_max[r]) {
-            const float keep = std::exp(run_max[r] - block_max);
-            run_sum[r] *= keep;
-            run_max[r] = block_max;
-            const F vkeep = V::set1(keep);
-            for (size_t d = 0; d < D; d += N) store_d(o + r * D, d, V::mul(load_d(o + r * D, d), vkeep));
-          }
-          const F vm = V::set1(run_max[r]);
-#pragma GCC unroll 4
-          for (size_t k = 0; k < KV; ++k) V::store(wi + k * N, exp<V>(V::sub(V::load(wi + k * N), vm)));
-          // Masked keys: exactly 0 (exp of a clamped -inf is ~1e-38, not 0).
-          for (size_t c = 0; c < lo; ++c) wi[c] = 0.0f;
-          for (size_t c = hi; c < B; ++c) wi[c] = 0.0f;
-          F vsum = V::load(wi);
-          for (size_t k = 1; k < KV; ++k) vsum = V::add(vsum, V::load(wi + k * N));
-          run_sum[r] += V::reduce_add(vsum);
-        }
-        // o[r][d] += sum_c w[i][c] * v_rows[c][d]: DV vectors of d x R rows per pass.
-        for (size_t d0 = 0; d0 < D; d0 += DV * N) {
-          F a[R][DV];
-#pragma GCC unroll 4
-          for (size_t i = 0; i < R; ++i)
-#pragma GCC unroll 4
-            for (size_t j = 0; j < DV; ++j)
-              a[i][j] = i < nr && d0 + j * N < D ? load_d(o + (r0 + i) * D, d0 + j * N) : V::zero();
-          for (size_t c = 0; c < count; ++c) {
-            F vv[DV];
-#pragma GCC unroll 4
-            for (size_t j = 0; j < DV; ++j) vv[j] = d0 + j * N < D ? load_d(v_rows[c], d0 + j * N) : V::zero();
-#pragma GCC unroll 4
-            for (size_t i = 0; i < R; ++i) {
-              const F wv = V::set1(w[i][c]);
-#pragma GCC unroll 4
-              for (size_t j = 0; j < DV; ++j) a[i][j] = V::fmadd(wv, vv[j], a[i][j]);
+              for (size_t j = 0; j < T; ++j) s[i][j] = V::fmadd(kv, qv[j], s[i][j]);
             }
           }
-          for (size_t i = 0; i < nr; ++i)
-            for (size_t j = 0; j < DV && d0 + j * N < D; ++j) store_d(o + (r0 + i) * D, d0 + j * N, a[i][j]);
+#pragma GCC unroll 4
+          for (size_t i = 0; i < T; ++i)
+#pragma GCC unroll 4
+            for (size_t j = 0; j < T; ++j) V::store(sw + (c0 + i) * kRows + (v0 + j) * N, s[i][j]);
+        }
+      // Online softmax, elementwise over rows. visible(c, r) = min(1, max(0, last - p + 1)) *
+      // min(1, max(0, p - first + 1)) for key position p = p0 + c: 1 or 0 (positions are integers).
+      for (size_t v = 0; v < rv_end; ++v) {
+        const F first_v = V::load(first_pos + v * N), last_v = V::load(last_pos + v * N);
+        auto visible = [&](size_t c) {
+          const F p = V::set1(float(p0 + c));
+          const F upper = V::min(one, V::max(zero, V::add(V::sub(last_v, p), one)));
+          const F lower = V::min(one, V::max(zero, V::add(V::sub(p, first_v), one)));
+          return V::mul(upper, lower);
+        };
+        F block_max = V::set1(-INFINITY);
+        for (size_t c = 0; c < count; ++c) {
+          float* s_c = sw + c * kRows + v * N;
+          // Hidden keys score 1e30 below their score: never the maximum of a row with a visible key.
+          const F s = V::sub(V::load(s_c), V::mul(V::sub(one, visible(c)), big));
+          V::store(s_c, s);
+          block_max = V::max(block_max, s);
+        }
+        const F old_max = V::load(run_max + v * N);
+        const F new_max = V::max(old_max, block_max);
+        const F keep = exp<V>(V::sub(old_max, new_max));
+        V::store(run_max + v * N, new_max);
+        F sum = V::mul(V::load(run_sum + v * N), keep);
+        for (size_t c = 0; c < count; ++c) {
+          float* s_c = sw + c * kRows + v * N;
+          const F e = V::mul(exp<V>(V::sub(V::load(s_c), new_max)), visible(c));
+          V::store(s_c, e);
+          sum = V::add(sum, e);
+        }
+        V::store(run_sum + v * N, sum);
+        for (size_t d = 0; d < D; ++d) {
+          float* o = ot + d * kRows + v * N;
+          V::store(o, V::mul(V::load(o), keep));
+        }
+      }
+      // Weighted values: ot[d][r] += sum_c v[c][d] * sw[c][r], T dimensions x T row vectors.
+      for (size_t v0 = 0; v0 < rv_end; v0 += T) {
+        size_t d0 = 0;
+        for (; d0 + T <= D; d0 += T) {
+          F a[T][T];
+#pragma GCC unroll 4
+          for (size_t i = 0; i < T; ++i)
+#pragma GCC unroll 4
+            for (size_t j = 0; j < T; ++j) a[i][j] = V::load(ot + (d0 + i) * kRows + (v0 + j) * N);
+          for (size_t c = 0; c < count; ++c) {
+            F wv[T];
+#pragma GCC unroll 4
+            for (size_t j = 0; j < T; ++j) wv[j] = V::load(sw + c * kRows + (v0 + j) * N);
+#pragma GCC unroll 4
+            for (size_t i = 0; i < T; ++i) {
+              const F vb = V::set1(v_rows[c][d0 + i]);
+#pragma GCC unroll 4
+              for (size_t j = 0; j < T; ++j) a[i][j] = V::fmadd(vb, wv[j], a[i][j]);
+            }
+          }
+#pragma GCC unroll 4
+          for (size_t i = 0; i < T; ++i)
+#pragma GCC unroll 4
+            for (size_t j = 0; j < T; ++j) V::store(ot + (d0 + i) * kRows + (v0 + j) * N, a[i][j]);
+        }
+        for (; d0 < D; ++d0) {
+          F a[T];
+#pragma GCC unroll 4
+          for (size_t j = 0; j < T; ++j) a[j] = V::load(ot + d0 * kRows + (v0 + j) * N);
+          for (size_t c = 0; c < count; ++c) {
+            const F vb = V::set1(v_rows[c][d0]);
+#pragma GCC unroll 4
+            for (size_t j = 0; j < T; ++j) a[j] = V::fmadd(vb, V::load(sw + c * kRows + (v0 + j) * N), a[j]);
+          }
+#pragma GCC unroll 4
+          for (size_t j = 0; j < T; ++j) V::store(ot + d0 * kRows + (v0 + j) * N, a[j]);
         }
       }
     }
     for (size_t r = 0; r < n_rows; ++r) {
       const size_t query = it.query_begin + r / it.n_heads, head = it.head_begin + r % it.n_heads;
       float* out_r = out + (query * n_heads + head) * D;  // [D]
-      const F inv_sum = V::set1(1.0f / run_sum[r]);
-      for (size_t d = 0; d < D; d += N) store_d(out_r, d, V::mul(load_d(o + r * D, d), inv_sum));
+      const float inv_sum = 1.0f / run_sum[r];
+      for (size_t d = 0; d < D; ++d) out_r[d] = ot[d * kRows + r] * inv_sum;
     }
   }
 }
