@@ -436,6 +436,16 @@ inline constexpr size_t kStartCapacity = 16384;
 // Tokens per chunk at most (the accumulators of a chunk for one panel: [chunk][P] f32).
 inline constexpr size_t kMaxChunkTokens = 240;
 
+// The accumulator starts of n activation blocks (decode) in buf, or null where the format has no
+// offset or they do not fit (then computed where used).
+template <class V, DType WT>
+const int32_t* decode_starts(int32_t* buf, const BlockQ8A32* x, size_t n) {
+  constexpr int kOffset = code_offset<V, WT>();
+  if (kOffset == 0 || n > kStartCapacity) return nullptr;
+  fill_starts<V, kOffset>(buf, x, n);
+  return buf;
+}
+
 // Prefill path: rows [row_begin, row_end) x n_tokens through panels of P rows.
 // pack(slice, row0, n_rows, b0, n_blocks) fills the slice with blocks b0.. of rows row0.. (rows past
 // n_rows zero).
@@ -498,17 +508,12 @@ void qmatmul_rows(float* y, const void* xq, const void* w, const float* bias, si
                   size_t d_out, size_t row_begin, size_t row_end) {
   using Block = typename Format<WT>::Block;
   constexpr size_t P = PanelSlice<V>::kRows, BS = sizeof(Block);
-  constexpr int kOffset = code_offset<V, WT>();
   const size_t nb = d_in / kQK32, row_bytes = nb * BS;
   const BlockQ8A32* x = static_cast<const BlockQ8A32*>(xq);
   const uint8_t* w_bytes = static_cast<const uint8_t*>(w);
   if (n_tokens <= kDirectTokens) {
     int32_t starts_buf[kStartCapacity];
-    const int32_t* starts = nullptr;
-    if (kOffset != 0 && n_tokens * nb <= kStartCapacity) {
-      fill_starts<V, kOffset>(starts_buf, x, n_tokens * nb);
-      starts = starts_buf;
-    }
+    const int32_t* starts = decode_starts<V, WT>(starts_buf, x, n_tokens * nb);
     for (; row_begin + V::kLanes <= row_end; row_begin += V::kLanes) {
       const uint8_t* rows = w_bytes + row_begin * row_bytes;
       // Prefetch two groups ahead (one is too close to hide the latency at this pace).
@@ -682,17 +687,12 @@ template <class V, DType WT>
 void qmatmul_rows_repacked(float* y, const void* xq, const void* w, const float* bias, size_t n_tokens,
                            size_t d_in, size_t d_out, size_t row_begin, size_t row_end) {
   constexpr size_t BS = sizeof(typename Format<WT>::Block);
-  constexpr int kOffset = code_offset<V, WT>();
   const size_t nb = d_in / kQK32, row_bytes = nb * BS;
   const BlockQ8A32* x = static_cast<const BlockQ8A32*>(xq);
   const uint8_t* w_bytes = static_cast<const uint8_t*>(w);
   if (n_tokens <= kDirectTokens) {
     int32_t starts_buf[kStartCapacity];
-    const int32_t* starts = nullptr;
-    if (kOffset != 0 && n_tokens * nb <= kStartCapacity) {
-      fill_starts<V, kOffset>(starts_buf, x, n_tokens * nb);
-      starts = starts_buf;
-    }
+    const int32_t* starts = decode_starts<V, WT>(starts_buf, x, n_tokens * nb);
     repacked_tokens<V, WT, kDirectTokens>(y, x, starts, w_bytes, row_bytes, nb, d_out, bias,
                                           row_begin / kRepackRows, row_end / kRepackRows, n_tokens);
     return;
