@@ -101,3 +101,17 @@ def test_bench_serve_still_works(run_cli):
     assert "--url" in r.stdout and "--concurrency" in r.stdout
     r = run_cli("bench", "serve")  # --url is required
     assert_clean_error(r, "--url")
+
+
+def test_no_repack_computes_the_file_layout(run_cli, tmp_path):
+    q8 = tmp_path / "default-q8_0.gguf"
+    assert run_cli("quantize", MODEL, q8, "Q8_0").returncode == 0
+    inspect = run_cli("inspect", "-m", q8, "--no-tensors")
+    repacks = "repacked at load: none" not in inspect.stdout  # this CPU's kernels prefer repacking
+    types = {}
+    for flags in ((), ("--no-repack",)):
+        r = run_cli("bench", "-m", q8, "-p", "16", "-n", "4", "-r", "1", "--json", "--no-limits", *flags)
+        assert r.returncode == 0, r.stderr
+        types[flags] = json.loads(r.stdout)["model"]["weight_dtype"]
+    assert types[("--no-repack",)] == "Q8_0"
+    assert ("Q8_0_R16" in types[()]) == repacks, (types, inspect.stdout)
