@@ -8,8 +8,29 @@
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
 #endif
+#if defined(__linux__) && (defined(__x86_64__) || defined(_M_X64))
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace tokenmill {
+
+#if defined(__x86_64__) || defined(_M_X64)
+namespace {
+
+// Linux keeps the 8 KiB AMX tile state off until a process asks for it (ARCH_REQ_XCOMP_PERM for
+// XFEATURE_XTILEDATA); asked once, the answer holds for every thread.
+bool amx_granted() {
+#if defined(__linux__) && (defined(__x86_64__) || defined(_M_X64))
+  static const bool granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+  return granted;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+#endif
 
 CpuFeatures detect_cpu_features() {
   CpuFeatures f;
@@ -30,6 +51,9 @@ CpuFeatures detect_cpu_features() {
   f.avx512_vnni = f.avx512 && (c & (1u << 11));
   unsigned a1, b1, c1, d1;
   if (__get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) f.avx512_bf16 = f.avx512 && (a1 & (1u << 5));
+  // CPUID.7.0:EDX bit 22 AMX-BF16, bit 24 AMX-TILE; XCR0 bits 17-18 the tile state.
+  const bool tile_os = (xcr0_lo & (3u << 17)) == (3u << 17);
+  f.amx_bf16 = f.avx512_vnni && f.avx512_bf16 && tile_os && (d & (1u << 22)) && (d & (1u << 24)) && amx_granted();
 #elif defined(__aarch64__)
   f.neon = true;
 #endif
@@ -43,12 +67,13 @@ std::string_view isa_name(Isa isa) {
     case Isa::Avx512: return "avx512";
     case Isa::Avx512Vnni: return "avx512vnni";
     case Isa::Neon: return "neon";
+    case Isa::Amx: return "amx";
   }
   return "?";
 }
 
 bool isa_from_name(std::string_view name, Isa& out) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx, Isa::Neon}) {
     if (isa_name(isa) == name) {
       out = isa;
       return true;
@@ -64,12 +89,14 @@ bool isa_supported(Isa isa, const CpuFeatures& f) {
     case Isa::Avx512: return f.avx512;
     case Isa::Avx512Vnni: return f.avx512 && f.avx512_vnni;
     case Isa::Neon: return f.neon;
+    case Isa::Amx: return f.avx512 && f.avx512_vnni && f.amx_bf16;
   }
   return false;
 }
 
 Isa best_isa(const CpuFeatures& f) {
   if (f.neon) return Isa::Neon;
+  if (f.avx512 && f.avx512_vnni && f.amx_bf16) return Isa::Amx;
   if (f.avx512 && f.avx512_vnni) return Isa::Avx512Vnni;
   if (f.avx512) return Isa::Avx512;
   if (f.avx2) return Isa::Avx2;
@@ -84,7 +111,7 @@ Isa select_isa() {
   const std::string want(env);
   Isa isa;
   if (!isa_from_name(want, isa))
-    throw Error("TOKENMILL_ISA=" + want + ": expected scalar, avx2, avx512, avx512vnni or neon");
+    throw Error("TOKENMILL_ISA=" + want + ": expected scalar, avx2, avx512, avx512vnni, amx or neon");
   if (!isa_supported(isa, f))
     throw Error("TOKENMILL_ISA=" + want + ": this CPU or build lacks it (best here: " +
                 std::string(isa_name(best)) + ")");

@@ -1,5 +1,5 @@
 // The one place that decides which SIMD variant of a kernel runs. Detected once from CPUID and
-// capped by TOKENMILL_ISA (scalar | avx2 | avx512 | avx512vnni | neon) so every path can be tested
+// capped by TOKENMILL_ISA (scalar | avx2 | avx512 | avx512vnni | amx | neon) so every path can be tested
 // on one machine.
 #pragma once
 #include <string_view>
@@ -7,13 +7,18 @@
 namespace tokenmill {
 
 // x86-64 levels are ordered: each includes the one below. Neon is the aarch64 baseline.
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Neon = 4 };
+// Amx is avx512vnni plus the AMX tile unit's BF16 products for prefill (it is listed after Neon
+// only to keep the older values).
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Vnni = 3, Neon = 4, Amx = 5 };
 
 struct CpuFeatures {
   bool avx2 = false;       // with FMA and F16C
   bool avx512 = false;     // F, BW, VL, DQ
   bool avx512_vnni = false;
   bool avx512_bf16 = false;
+  // AMX-TILE and AMX-BF16, enabled by the OS and granted to this process (Linux asks for the
+  // tile data state with arch_prctl once).
+  bool amx_bf16 = false;
   bool neon = false;       // aarch64 Advanced SIMD (always there on aarch64)
 };
 

@@ -63,6 +63,13 @@ KernelTable build_avx512vnni_table() {
   avx512vnni::add_quantk_kernels(t);
   return t;
 }
+
+KernelTable build_amx_table() {
+  KernelTable t = build_avx512vnni_table();
+  t.isa = Isa::Amx;
+  amx::add_quant32_kernels(t);
+  return t;
+}
 #endif
 
 #if defined(__aarch64__)
@@ -198,6 +205,10 @@ const KernelTable& kernel_table(Isa isa) {
     }
     case Isa::Avx512Vnni: {
       static const KernelTable t = build_avx512vnni_table();
+      return t;
+    }
+    case Isa::Amx: {
+      static const KernelTable t = build_amx_table();
       return t;
     }
 #endif

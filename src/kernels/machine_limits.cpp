@@ -86,6 +86,7 @@ LimitProbes probes_for(Isa isa) {
     case Isa::Avx512:
       return avx512::limit_probes();
     case Isa::Avx512Vnni:
+    case Isa::Amx:  // the int8 peak stays vpdpbusd's (the tile unit's is reported apart)
       return avx512vnni::limit_probes();
 #endif
 #if defined(__aarch64__)

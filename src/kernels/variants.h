@@ -63,6 +63,9 @@ TOKENMILL_QUANT_REGISTRATION_DECLS
 namespace avx512vnni {
 TOKENMILL_QUANT_REGISTRATION_DECLS
 }  // namespace avx512vnni
+namespace amx {
+void add_quant32_kernels(KernelTable& t);
+}  // namespace amx
 #endif
 
 #if defined(__aarch64__)

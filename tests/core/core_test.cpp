@@ -72,7 +72,7 @@ TEST(CpuFeatures, EnvironmentCapsTheIsa) {
   EXPECT_THROW(select_isa(), Error);
   // Every named ISA is accepted exactly when this CPU (and build) supports it.
   const CpuFeatures f = detect_cpu_features();
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx, Isa::Neon}) {
     setenv("TOKENMILL_ISA", std::string(isa_name(isa)).c_str(), 1);
     if (isa_supported(isa, f)) {
       EXPECT_EQ(select_isa(), isa) << isa_name(isa);

@@ -14,7 +14,7 @@ TEST(KernelDispatch, ActiveTableFollowsSelectIsa) {
 }
 
 TEST(KernelDispatch, TablesReportTheirIsa) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx, Isa::Neon}) {
     if (testing::cpu_has(isa)) {
       EXPECT_EQ(kernel_table(isa).isa, isa);
     } else {

@@ -30,7 +30,7 @@ class IsaTest : public ::testing::TestWithParam<Isa> {
 };
 
 #if defined(__x86_64__) || defined(_M_X64)
-#define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni)
+#define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx)
 #elif defined(__aarch64__)
 #define TOKENMILL_ALL_ISAS ::testing::Values(Isa::Scalar, Isa::Neon)
 #else

@@ -85,7 +85,7 @@ TEST(MachineLimits, EveryAvailableIsaMeasures) {
   o.passes = 1;
   o.compute_pass_seconds = 0.002;
   const CpuFeatures f = detect_cpu_features();
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Neon}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni, Isa::Amx, Isa::Neon}) {
     if (!isa_supported(isa, f)) continue;
     const MachineLimits m = measure_machine_limits(isa, 1, o);
     EXPECT_EQ(m.isa, isa_name(isa));
