@@ -21,7 +21,7 @@ namespace {
 // Linux keeps the 8 KiB AMX tile state off until a process asks for it (ARCH_REQ_XCOMP_PERM for
 // XFEATURE_XTILEDATA); asked once, the answer holds for every thread.
 bool amx_granted() {
-#if defined(__linux__) && (defined(__x86_64__) || defined(_M_X64))
+#if defined(__linux__)
   static const bool granted = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
   return granted;
 #else
