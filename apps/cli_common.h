@@ -51,6 +51,7 @@ inline constexpr const char* kNoRepackHelp =
 void add_run_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
 void add_tokenize_commands(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_convert_command(CLI::App& app);

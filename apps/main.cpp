@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   tokenmill::cli::add_run_command(app);
   tokenmill::cli::add_chat_command(app);
   tokenmill::cli::add_logits_command(app);
+  tokenmill::cli::add_perplexity_command(app);
   tokenmill::cli::add_tokenize_commands(app);
   tokenmill::cli::add_inspect_command(app);
   tokenmill::cli::add_convert_command(app);
