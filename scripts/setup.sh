@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything tokenmill needs to build and test: Debian packages and the PyPI packages of
-# python/requirements.txt. Idempotent: packages already present are not reinstalled.
+# python/requirements.txt (with --ml also python/requirements-oracle.txt: PyTorch and friends).
+# Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -24,8 +25,16 @@ if ((${#missing[@]})); then
 fi
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+pip_install() {  # requirements file
+  python3 -m pip install -q -r "$1" 2>/dev/null || python3 -m pip install -q --break-system-packages -r "$1"
+}
 if ! python3 -c "import pytest, numpy, gguf, openai" 2>/dev/null; then
   echo "setup: installing Python packages from python/requirements.txt"
-  python3 -m pip install -q -r "$here/python/requirements.txt" 2>/dev/null ||
-    python3 -m pip install -q --break-system-packages -r "$here/python/requirements.txt"
+  pip_install "$here/python/requirements.txt"
+fi
+# With --ml: PyTorch, transformers, tokenizers, for the tests' oracles and the demo models' training
+# pipeline (python/demo). The main job (scripts/run.sh) does not need them.
+if [ "${1:-}" = "--ml" ] && ! python3 -c "import torch, transformers, tokenizers, safetensors, jinja2" 2>/dev/null; then
+  echo "setup: installing Python packages from python/requirements-oracle.txt (PyTorch: a large download)"
+  pip_install "$here/python/requirements-oracle.txt"
 fi

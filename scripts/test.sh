@@ -5,7 +5,7 @@
 # input, quantize, bench, and the OpenAI server end to end).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-"$here/scripts/setup.sh"
+"$here/scripts/setup.sh" --ml
 "$here/scripts/build.sh" -DTOKENMILL_WERROR=ON -DTOKENMILL_TESTS=ON
 jobs="$(nproc 2>/dev/null || echo 2)"
 export CCACHE_BASEDIR="$here"
