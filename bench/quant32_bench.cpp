@@ -1,4 +1,5 @@
-// Quantized matmul of the 32-element-block family on the active ISA with a 2-thread pool, at the
+// Quantized matmul of the 32-element-block family on the active ISA with a 2-thread pool, against
+// int8 activations (BM_Quant32Matmul) and f32 activations (BM_Quant32FloatActMatmul), at the
 // shapes of a 1.1B llama-style model (d_model 2048, d_ff 5632):
 //   decode: 1 token; the weights cycle through copies totalling ~1 GiB, so they stream from DRAM
 //           (compare weight_bytes/s with BM_MemoryReadBandwidth);
@@ -114,6 +115,55 @@ void Quant32Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Quant32Matmul)->Apply(Quant32Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The float-activation matmul (kernels::matmul_float_act: f32 activations, weights dequantized in
+// registers) of the same weights in the file's layout. Args: dtype, d_in, d_out, n_tokens, cold.
+// flop/s = 2 * MACs / s (compare with the f32 FMA peak of `tokenmill bench`).
+void BM_Quant32FloatActMatmul(benchmark::State& state) {
+  const DType type = DType(state.range(0));
+  const size_t d_in = size_t(state.range(1)), d_out = size_t(state.range(2));
+  const size_t n_tokens = size_t(state.range(3));
+  const KernelTable& table = active_kernel_table();
+  ThreadPool pool(kThreads);
+  const std::vector<uint8_t> first = make_quant_weights(type, d_out, d_in);
+  const size_t copies = state.range(4) != 0 ? kColdBytes / first.size() + 1 : 1;
+  std::vector<AlignedBuffer> weights;
+  for (size_t c = 0; c < copies; ++c) {
+    weights.emplace_back(first.size());
+    std::memcpy(weights.back().data(), first.data(), first.size());
+  }
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> x(n_tokens * d_in), y(n_tokens * d_out);  // [n_tokens, d_in], [n_tokens, d_out]
+  for (float& v : x) v = dist(rng);
+  size_t copy = 0;
+  for (auto _ : state) {
+    matmul_float_act(table, y.data(), x.data(), weights[copy].data(), type, nullptr, n_tokens, d_in, d_out,
+                     pool);
+    benchmark::DoNotOptimize(y.data());
+    copy = copy + 1 == copies ? 0 : copy + 1;
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(
+      double(first.size()), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
+  state.counters["flop/s"] = benchmark::Counter(2.0 * double(n_tokens * d_in * d_out),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(dtype_name(type)) + " " + std::string(isa_name(table.isa)) + " f32 activations");
+}
+
+void Quant32FloatActShapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"dtype", "d_in", "d_out", "tokens", "cold"});
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q8_0}) {
+    const int64_t t = int64_t(type);
+    b->Args({t, 2048, 5632, 1, 1});
+    b->Args({t, 5632, 2048, 1, 1});
+    b->Args({t, 2048, 512, 1, 0});  // decode from L2: the kernel's own speed
+    b->Args({t, 2048, 2048, 512, 0});
+  }
+}
+BENCHMARK(BM_Quant32FloatActMatmul)
+    ->Apply(Quant32FloatActShapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
 
 #if defined(__x86_64__) || defined(_M_X64)
 // Sums n bytes at p (a multiple of 64 * kStreams) as kStreams interleaved sequential streams, as
