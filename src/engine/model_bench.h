@@ -88,6 +88,7 @@ struct ModelBenchResult {
   ModelConfig config;
   ModelWork work;
   std::string isa;  // kernel ISA (isa_name of the active kernel table)
+  ActivationUse activations;  // what the quantized matrices were multiplied with
   int threads = 0;
   int repetitions = 0;
   int32_t batch_tokens = 0;
