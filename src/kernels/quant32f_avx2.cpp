@@ -1,6 +1,6 @@
 // AVX2 float-activation matmul of the 32-element family (quant32f_simd.h): 8 f32 lanes, register
-// tiles of 4 rows x 2 tokens (8 accumulators, 4 weight vectors and the blocks' scales of the 16 ymm
-// registers). Each part of 8 weights is 8 code bytes widened to dwords (vpmovzxbd), masked or
+// tiles of 2 rows x 4 tokens (8 accumulators, 2 weight vectors and the blocks' scales of the 16 ymm
+// registers; 4 rows x 2 tokens spill and run a third slower in decode and prefill alike). Each part of 8 weights is 8 code bytes widened to dwords (vpmovzxbd), masked or
 // shifted to one nibble (plus Q5's fifth bit from qh), converted, and scaled:
 // fma(q, d, -8 d) for Q4_0 (-16 d for Q5_0) rounds d * q - 8 d = d * (q - 8) once, exactly as the
 // scalar dequantization's d * (q - 8); Q4_1 / Q5_1 round d * q, then add m, as it does.
@@ -16,7 +16,7 @@ namespace {
 
 struct Avx2F {
   using F = __m256;
-  static constexpr size_t kWidth = 8, kTileRows = 4, kTileTokens = 2;
+  static constexpr size_t kWidth = 8, kTileRows = 2, kTileTokens = 4;
 
   static F zero() { return _mm256_setzero_ps(); }
   static F load(const float* p) { return _mm256_loadu_ps(p); }
