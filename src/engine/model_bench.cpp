@@ -219,7 +219,9 @@ BenchRatios bench_ratios(const ModelBenchResult& r) {
   for (const BenchTestResult& t : r.tests) {
     if (t.prefill) {
       if (m.int8_gops > 0) ratios.prefill_of_int8 = t.work_per_s / (m.int8_gops * 1e9);
-      if (r.work.float_weights && m.f32_gflops > 0)
+      // The f32 FMA roof applies where every matmul runs on f32 activations: float weights, or
+      // quantized weights with float activations throughout.
+      if (r.activations.int8_matrices == 0 && m.f32_gflops > 0)
         ratios.prefill_of_f32 = t.work_per_s / (m.f32_gflops * 1e9);
     } else if (m.read_bw_gbs > 0) {
       ratios.decode_of_bandwidth = t.work_per_s / (m.read_bw_gbs * 1e9);
