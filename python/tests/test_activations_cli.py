@@ -12,7 +12,6 @@ import pytest
 from conftest import REPO
 
 gguf = pytest.importorskip("gguf")
-from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata  # noqa: E402
 
 PROMPT = "the quick brown fox jumps over the lazy dog and keeps running"
 
@@ -28,12 +27,24 @@ def make_random(path, dtype):
 
 
 def with_key(src, dst, value):
-    """A copy of src with the string key tokenmill.activations = value."""
+    """A copy of src (metadata and tensors as they are) with the string key tokenmill.activations."""
     reader = gguf.GGUFReader(str(src))
-    arch = reader.get_field("general.architecture").contents()
-    writer = gguf.GGUFWriter(str(dst), arch=arch, endianess=reader.endianess)
-    copy_with_new_metadata(reader, writer, {"tokenmill.activations": MetadataDetails(gguf.GGUFValueType.STRING, value)},
-                           [])
+    writer = gguf.GGUFWriter(str(dst), arch=reader.get_field("general.architecture").contents())
+    for field in reader.fields.values():
+        if field.name == "general.architecture" or field.name.startswith("GGUF."):
+            continue  # written by GGUFWriter itself
+        kind = field.types[0]
+        sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
+    writer.add_string("tokenmill.activations", value)
+    for t in reader.tensors:
+        writer.add_tensor_info(t.name, t.data.shape, t.data.dtype, t.data.nbytes, t.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_ti_data_to_file()
+    for t in reader.tensors:
+        writer.write_tensor_data(t.data)
+    writer.close()
 
 
 @pytest.fixture(scope="module")
