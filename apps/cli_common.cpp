@@ -33,11 +33,30 @@ void ModelFlags::add(CLI::App& cmd, bool with_compute) {
       ->check(CLI::NonNegativeNumber);
   cmd.add_option("-b,--batch-size", batch, "Prefill chunk size in tokens")->check(CLI::PositiveNumber);
   cmd.add_flag("--no-repack", no_repack, kNoRepackHelp);
+  add_activations_option(cmd, activations);
+}
+
+void add_activations_option(CLI::App& cmd, ActivationMode& mode) {
+  cmd.add_option_function<std::string>(
+         "--activations",
+         [&mode](const std::string& name) {
+           mode = name == "int8"    ? ActivationMode::Int8
+                  : name == "float" ? ActivationMode::Float
+                                    : ActivationMode::Auto;
+         },
+         "Activations of quantized weights: int8 (quantized to int8 blocks per matmul, fastest), "
+         "float (kept in f32: weight-only quantization, W4A16-style, for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; "
+         "other types are an error), auto (int8 unless the GGUF sets " +
+             std::string(kActivationsKey) + " = float)")
+      ->transform(CLI::Validator(CLI::IsMember({"auto", "int8", "float"}, CLI::ignore_case)).description(""))
+      ->type_name("{auto,int8,float}")
+      ->default_str("auto");
 }
 
 LoadOptions ModelFlags::load_options() const {
   LoadOptions o;
   o.repack = !no_repack;
+  o.activations = activations;
   o.threads = threads;
   return o;
 }

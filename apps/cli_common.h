@@ -20,6 +20,7 @@ struct ModelFlags {
   int32_t ctx = 0;
   int32_t batch = 256;
   bool no_repack = false;
+  ActivationMode activations = ActivationMode::Auto;
   void add(CLI::App& cmd, bool with_compute = true);
   ScorerOptions scorer_options() const;
   LoadOptions load_options() const;
@@ -46,6 +47,10 @@ struct SamplingFlags {
 inline constexpr const char* kNoRepackHelp =
     "Compute Q4_0 / Q8_0 weights in the file's layout instead of repacking them at load "
     "(repacked: faster decode; the weights then live in process memory, not the page cache)";
+
+// --activations {auto,int8,float} (run, chat, logits, serve, bench and every command that loads a
+// model through ModelFlags): the activations quantized matrices are multiplied with.
+void add_activations_option(CLI::App& cmd, ActivationMode& mode);
 
 // Installs the subcommands.
 void add_run_command(CLI::App& app);

@@ -20,6 +20,7 @@ struct BenchFlags {
   bool json = false;
   bool no_limits = false;
   bool no_repack = false;
+  ActivationMode activations = ActivationMode::Auto;
 };
 
 void bench_model(const BenchFlags& f) {
@@ -30,6 +31,7 @@ void bench_model(const BenchFlags& f) {
   LoadOptions load;
   load.repack = !f.no_repack;
   load.threads = o.threads;
+  load.activations = f.activations;
   LoadedModel model = load_model(f.model, load);
   ModelBenchResult r = run_model_bench(model.config, model.weights, o, [](const std::string& line) {
     std::fprintf(stderr, "bench: %s\n", line.c_str());
@@ -70,6 +72,7 @@ void add_bench_command(CLI::App& app) {
   bench->add_flag("--profile", o.profile, "Also run a tg pass with op timers and print time per op");
   bench->add_flag("--no-limits", f->no_limits, "Skip measuring memory bandwidth and compute peaks");
   bench->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
+  add_activations_option(*bench, f->activations);
   add_bench_serve_command(*bench);
   bench->callback([f, bench] {
     if (!bench->get_subcommands().empty()) return;  // `bench serve` ran instead

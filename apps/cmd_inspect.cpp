@@ -3,6 +3,8 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 
 #include "cli_common.h"
 #include "core/error.h"
@@ -47,10 +49,46 @@ struct TypeTally {
   size_t bytes = 0;
 };
 
+// The quantized matrices of a file (2-D, not the token embedding) by whether a float-activation
+// kernel exists for their type; float_from_file: the file's tokenmill.activations is "float".
+struct ActivationTally {
+  size_t float_capable = 0, int8_only = 0;
+  std::set<std::string> int8_only_types;
+  bool float_from_file = false;
+};
+
+// What `--activations auto` (the default) does with this file, and what the other modes would.
+void print_activations(const ActivationTally& a) {
+  if (a.float_capable + a.int8_only == 0) return;
+  std::string int8_only_types;
+  for (const std::string& t : a.int8_only_types) int8_only_types += (int8_only_types.empty() ? "" : ", ") + t;
+  if (!a.float_from_file) {
+    std::printf("activations (--activations auto): quantized to int8 blocks per matmul\n");
+    if (a.int8_only == 0)
+      std::printf(
+          "  (--activations float keeps them f32 for all %zu quantized matrices: weight-only quantization)\n",
+          a.float_capable);
+    else
+      std::printf(
+          "  (--activations float refuses this file: %zu quantized matrices are of types without a\n"
+          "  float-activation kernel, %s; Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 have one)\n",
+          a.int8_only, int8_only_types.c_str());
+    return;
+  }
+  std::printf(
+      "activations (--activations auto): f32 for %zu quantized matrices (%s = \"float\": weight-only\n"
+      "  quantization, W4A16-style)",
+      a.float_capable, kActivationsKey);
+  if (a.int8_only > 0)
+    std::printf("; int8 blocks for the %zu others (%s: no float-activation kernel)", a.int8_only,
+                int8_only_types.c_str());
+  std::printf("\n");
+}
+
 // How the weight types present are computed on this machine. repackable: the matrices a load
 // repacks (kernels/repack.h) where the active kernels prefer it.
 void print_weight_types(const std::map<std::string, TypeTally>& by_type, int64_t params, size_t bytes,
-                        const TypeTally& repackable) {
+                        const TypeTally& repackable, const ActivationTally& activations) {
   std::printf("\nweight types (%.2f bits per weight overall):\n", params > 0 ? 8.0 * double(bytes) / double(params) : 0.0);
   for (const auto& [name, t] : by_type)
     std::printf("  %-6s %5zu tensors %14lld params %12s  %.2f bits/weight\n", name.c_str(), t.tensors,
@@ -68,10 +106,11 @@ void print_weight_types(const std::map<std::string, TypeTally>& by_type, int64_t
   const kernels::KernelTable& table = kernels::active_kernel_table();
   const std::string isa(isa_name(table.isa));
   if (any_quantized)
-    std::printf("compute: quantized weights are used from the mapped file (no dequantized copy);\n"
-                "  activations are quantized to int8 blocks per matmul and the dot products run on the\n"
-                "  %s kernels\n",
-                isa.c_str());
+    std::printf(
+        "compute: quantized weights are used from the mapped file (no dequantized copy); the dot\n"
+        "  products run on the %s kernels\n",
+        isa.c_str());
+  print_activations(activations);
   if (repackable.tensors > 0 && table.prefers_repacked)
     std::printf("repacked at load: %zu Q4_0 / Q8_0 matrices (%s) into groups of 16 rows, read as one\n"
                 "  stream each by the %s kernels (--no-repack computes them in place instead)\n",
@@ -93,8 +132,14 @@ void inspect(const InspectFlags& f) {
   size_t bytes = 0, count = 0;
   std::map<std::string, TypeTally> by_type;
   TypeTally repackable;
+  ActivationTally activations;
   if (files.gguf) {
     const GgufFile& g = *files.gguf;
+    try {
+      const std::optional<std::string> key = g.get_string(kActivationsKey);
+      activations.float_from_file = key && *key == "float";
+    } catch (const Error&) {  // not a string: the metadata list shows it; a load would refuse it
+    }
     std::printf("file: %s\nformat: GGUF v%u, %s, alignment %zu, %zu metadata keys, %zu tensors\n",
                 g.path().c_str(), g.version(), human_bytes(double(g.file_size_bytes())).c_str(), g.alignment(),
                 g.metadata().size(), g.tensors().size());
@@ -115,7 +160,19 @@ void inspect(const InspectFlags& f) {
       tally.params += t.n_elements();
       tally.bytes += t.nbytes;
       DType dtype;
-      if (dtype_from_name(ggml_type_name(t.ggml_type), dtype) && repacked_at_load(t.name, dtype, shape)) {
+      if (!dtype_from_name(ggml_type_name(t.ggml_type), dtype)) continue;
+      const bool matmul_matrix = shape.size() == 2 && t.name != "token_embd.weight";
+      const bool float_capable = kernels::has_float_act_matmul(dtype);
+      if (matmul_matrix && dtype_is_quantized(dtype)) {
+        if (float_capable) {
+          ++activations.float_capable;
+        } else {
+          activations.int8_only_types.insert(std::string(dtype_name(dtype)));
+          ++activations.int8_only;
+        }
+      }
+      // Matrices computed with float activations keep the file's layout.
+      if (repacked_at_load(t.name, dtype, shape) && !(activations.float_from_file && float_capable)) {
         ++repackable.tensors;
         repackable.params += t.n_elements();
         repackable.bytes += t.nbytes;
@@ -142,7 +199,7 @@ void inspect(const InspectFlags& f) {
   }
   std::printf("\nsummary: %zu tensors, %lld parameters (%.3f B), %s of tensor data\n", count, (long long)params,
               double(params) / 1e9, human_bytes(double(bytes)).c_str());
-  print_weight_types(by_type, params, bytes, repackable);
+  print_weight_types(by_type, params, bytes, repackable, activations);
   // Architecture line when the file is a loadable model (vocab-only files are fine without).
   try {
     const ModelConfig c = files.gguf ? config_from_gguf(*files.gguf) : config_from_hf(files.hf->config(), files.path);

@@ -70,10 +70,11 @@ void run(const RunFlags& f) {
   std::fprintf(stderr,
                "\nprefill: %d tokens in %.3f s = %.2f tokens/s\n"
                "decode:  %d tokens in %.3f s = %.2f tokens/s\n"
-               "finish:  %s | threads %d | %s\n",
+               "finish:  %s | threads %d | activations %s | %s\n",
                st.prompt_tokens - st.cached_tokens, st.prefill_seconds, st.prefill_tokens_per_s(),
                st.generated_tokens, st.decode_seconds, st.decode_tokens_per_s(),
-               std::string(finish_reason_name(st.finish)).c_str(), engine.threads(), f.model.model.c_str());
+               std::string(finish_reason_name(st.finish)).c_str(), engine.threads(),
+               activation_use(m.weights).mode().c_str(), f.model.model.c_str());
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct ServeFlags {
   EngineConfig engine;
   bool no_prefix_caching = false;
   bool no_repack = false;
+  ActivationMode activations = ActivationMode::Auto;
   double drain_timeout_s = 30;
 };
 
@@ -74,13 +75,16 @@ void serve(ServeFlags f) {
   LoadOptions load;
   load.repack = !f.no_repack;
   load.threads = f.engine.threads;
+  load.activations = f.activations;
   model.emplace(load_model(f.model, load));
   engine = std::make_unique<Engine>(*model, f.engine);
   http.attach(*engine);
-  std::fprintf(stderr,
-               "tokenmill serve: model %s served as '%s', context %d tokens, KV cache %lld tokens; ready\n",
-               f.model.c_str(), f.server.served_model_name.c_str(), engine->max_model_len(),
-               static_cast<long long>(engine->kv_capacity_tokens()));
+  std::fprintf(
+      stderr,
+      "tokenmill serve: model %s served as '%s', context %d tokens, KV cache %lld tokens, activations %s; "
+      "ready\n",
+      f.model.c_str(), f.server.served_model_name.c_str(), engine->max_model_len(),
+      static_cast<long long>(engine->kv_capacity_tokens()), activation_use(model->weights).mode().c_str());
 
   int signal_number = -1;
   while (signal_number < 0) {
@@ -150,6 +154,7 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
+  add_activations_option(*cmd, f->activations);
   cmd->add_flag("--no-prefix-caching", f->no_prefix_caching,
                 "Do not reuse KV blocks of identical prompt prefixes");
   cmd->add_flag("--priority-scheduling", f->engine.priority_scheduling,

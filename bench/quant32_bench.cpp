@@ -1,4 +1,5 @@
-// Quantized matmul of the 32-element-block family on the active ISA with a 2-thread pool, at the
+// Quantized matmul of the 32-element-block family on the active ISA with a 2-thread pool, against
+// int8 activations (BM_Quant32Matmul) and f32 activations (BM_Quant32FloatActMatmul), at the
 // shapes of a 1.1B llama-style model (d_model 2048, d_ff 5632):
 //   decode: 1 token; the weights cycle through copies totalling ~1 GiB, so they stream from DRAM
 //           (compare weight_bytes/s with BM_MemoryReadBandwidth);
@@ -18,6 +19,7 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -114,6 +116,77 @@ void Quant32Shapes(benchmark::internal::Benchmark* b) {
   }
 }
 BENCHMARK(BM_Quant32Matmul)->Apply(Quant32Shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// The float-activation matmul (kernels::matmul_float_act: f32 activations, weights dequantized in
+// registers, file layout) next to the int8-activation matmul of the same weights as a model loads
+// them (repacked where the ISA prefers it). Args: dtype, d_in, d_out, n_tokens, cold, threads (a
+// pool of 1 runs on the calling thread: the kernel's own speed per core, least disturbed by other
+// work on the machine), float_act (1: matmul_float_act, 0: matmul). flop/s = 2 * MACs / s. Run
+// with --benchmark_repetitions=N for the least disturbed repetition: its time in the "min" row, its
+// rates in the "max" row.
+void BM_Quant32FloatActMatmul(benchmark::State& state) {
+  const DType file_type = DType(state.range(0));
+  const size_t d_in = size_t(state.range(1)), d_out = size_t(state.range(2));
+  const size_t n_tokens = size_t(state.range(3));
+  const bool float_act = state.range(6) != 0;
+  const KernelTable& table = active_kernel_table();
+  ThreadPool pool(int(state.range(5)));
+  const bool repacked = !float_act && table.prefers_repacked && repack_supported(file_type, d_out, d_in);
+  const DType type = repacked ? repacked_dtype(file_type) : file_type;
+  const std::vector<uint8_t> first = make_quant_weights(file_type, d_out, d_in);
+  const size_t copies = state.range(4) != 0 ? kColdBytes / first.size() + 1 : 1;
+  std::vector<AlignedBuffer> weights;
+  for (size_t c = 0; c < copies; ++c) {
+    if (repacked) {
+      weights.push_back(repack_matrix(first.data(), file_type, d_out, d_in, pool));
+    } else {
+      weights.emplace_back(first.size());
+      std::memcpy(weights.back().data(), first.data(), first.size());
+    }
+  }
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> x(n_tokens * d_in), y(n_tokens * d_out);  // [n_tokens, d_in], [n_tokens, d_out]
+  for (float& v : x) v = dist(rng);
+  std::vector<uint8_t> scratch(matmul_scratch_bytes(type, n_tokens, d_in));
+  size_t copy = 0;
+  for (auto _ : state) {
+    if (float_act)
+      matmul_float_act(table, y.data(), x.data(), weights[copy].data(), type, nullptr, n_tokens, d_in, d_out,
+                       pool);
+    else
+      matmul(table, y.data(), x.data(), weights[copy].data(), type, nullptr, n_tokens, d_in, d_out, pool,
+             scratch.data());
+    benchmark::DoNotOptimize(y.data());
+    copy = copy + 1 == copies ? 0 : copy + 1;
+  }
+  state.counters["weight_bytes/s"] = benchmark::Counter(
+      double(first.size()), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1024);
+  state.counters["flop/s"] = benchmark::Counter(2.0 * double(n_tokens * d_in * d_out),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(std::string(dtype_name(type)) + " " + std::string(isa_name(table.isa)) +
+                 (float_act ? " f32 activations" : " int8 activations"));
+}
+
+void Quant32FloatActShapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"dtype", "d_in", "d_out", "tokens", "cold", "threads", "float_act"});
+  for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q8_0}) {
+    const int64_t t = int64_t(type);
+    for (int64_t float_act : {1, 0}) {
+      b->Args({t, 2048, 5632, 1, 1, kThreads, float_act});  // decode from DRAM
+      b->Args({t, 2048, 512, 1, 0, 1, float_act});          // decode from L2 on one core
+      b->Args({t, 2048, 2048, 512, 0, 1, float_act});       // prefill on one core
+    }
+  }
+}
+BENCHMARK(BM_Quant32FloatActMatmul)
+    ->Apply(Quant32FloatActShapes)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->ComputeStatistics("min",
+                        [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); })
+    ->ComputeStatistics("max",
+                        [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
 
 #if defined(__x86_64__) || defined(_M_X64)
 // Sums n bytes at p (a multiple of 64 * kStreams) as kStreams interleaved sequential streams, as

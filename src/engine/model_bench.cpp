@@ -219,7 +219,9 @@ BenchRatios bench_ratios(const ModelBenchResult& r) {
   for (const BenchTestResult& t : r.tests) {
     if (t.prefill) {
       if (m.int8_gops > 0) ratios.prefill_of_int8 = t.work_per_s / (m.int8_gops * 1e9);
-      if (r.work.float_weights && m.f32_gflops > 0)
+      // The f32 FMA roof applies where every matmul runs on f32 activations: float weights, or
+      // quantized weights with float activations throughout.
+      if (r.activations.int8_matrices == 0 && m.f32_gflops > 0)
         ratios.prefill_of_f32 = t.work_per_s / (m.f32_gflops * 1e9);
     } else if (m.read_bw_gbs > 0) {
       ratios.decode_of_bandwidth = t.work_per_s / (m.read_bw_gbs * 1e9);
@@ -245,6 +247,7 @@ ModelBenchResult run_model_bench(const ModelConfig& cfg, const ModelWeights& wei
   r.work = model_work(weights);
   r.model_name = cfg.architecture + " " + human_params(r.work.n_params) + " " + r.work.weight_dtype;
   r.isa = std::string(isa_name(kernels::active_kernel_table().isa));
+  r.activations = activation_use(weights);
   r.repetitions = o.repetitions;
 
   const int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
@@ -327,6 +330,7 @@ std::string format_bench_markdown(const ModelBenchResult& r) {
     out += "\n";
   }
   out += "\n";
+  out += "activations: " + r.activations.describe() + "\n";
   if (r.limits) {
     const kernels::MachineLimits& m = *r.limits;
     out += "machine limits (" + m.isa + ", " + std::to_string(m.threads) + " threads): read bandwidth " +
@@ -402,6 +406,9 @@ nlohmann::json bench_to_json(const ModelBenchResult& r) {
                 {"dim", r.config.dim},
                 {"n_layers", r.config.n_layers}};
   j["config"] = {{"isa", r.isa},
+                 {"activations", r.activations.mode()},
+                 {"float_activation_matrices", r.activations.float_matrices},
+                 {"int8_activation_matrices", r.activations.int8_matrices},
                  {"threads", r.threads},
                  {"repetitions", r.repetitions},
                  {"batch_tokens", r.batch_tokens}};

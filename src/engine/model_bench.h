@@ -88,6 +88,7 @@ struct ModelBenchResult {
   ModelConfig config;
   ModelWork work;
   std::string isa;  // kernel ISA (isa_name of the active kernel table)
+  ActivationUse activations;  // what the quantized matrices were multiplied with
   int threads = 0;
   int repetitions = 0;
   int32_t batch_tokens = 0;
@@ -101,7 +102,7 @@ struct ModelBenchResult {
 struct BenchRatios {
   std::optional<double> decode_of_bandwidth;  // tg weight bytes/s / read bandwidth
   std::optional<double> prefill_of_int8;      // pp matmul ops/s / int8 peak
-  std::optional<double> prefill_of_f32;       // pp matmul ops/s / f32 peak (float weights only)
+  std::optional<double> prefill_of_f32;       // pp matmul ops/s / f32 peak (no int8 activations)
 };
 BenchRatios bench_ratios(const ModelBenchResult& r);
 

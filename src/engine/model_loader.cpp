@@ -71,6 +71,16 @@ std::string chat_template_of_hf(const HfCheckpoint& hf) {
   return "";
 }
 
+// Auto: whether the file asks for float activations (throws for a value other than "float" / "int8").
+bool file_asks_for_float_activations(const ModelFiles& files) {
+  if (!files.gguf) return false;
+  const std::optional<std::string> v = files.gguf->get_string(kActivationsKey);
+  if (!v) return false;
+  check(*v == "float" || *v == "int8",
+        files.path + ": metadata " + kActivationsKey + " is '" + *v + "'; expected 'float' or 'int8'");
+  return *v == "float";
+}
+
 }  // namespace
 
 LoadedModel load_model(const std::string& path, const LoadOptions& options) {
@@ -103,7 +113,14 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
     m.chat_template = chat_template_of_hf(hf);
     m.generation = generation_defaults(hf.generation_config());
   }
-  if (options.repack) {
+  m.activations = options.activations;
+  if (options.activations == ActivationMode::Float) {
+    use_float_activations(m.weights, /*required=*/true, path);
+  } else if (options.activations == ActivationMode::Auto && file_asks_for_float_activations(m.files)) {
+    m.activations_from_file = true;
+    use_float_activations(m.weights, /*required=*/false, path);
+  }
+  if (options.repack) {  // float-activation matrices stay in the file's layout
     ThreadPool pool(options.threads);
     repack_weights(m.weights, pool, /*release_mapped_source=*/true);
   }

@@ -29,10 +29,22 @@ struct ModelFiles {
   bool is_gguf() const { return gguf != nullptr; }
 };
 
+// Activations of the quantized matrices (model/weights.h ActivationPrecision), chosen at load:
+//   Auto:  int8 blocks, unless a GGUF file's string key tokenmill.activations is "float" (a model
+//          exported from quantization-aware training sets it): then f32 for every matrix whose
+//          type has a float-activation kernel, int8 for the others.
+//   Int8:  int8 blocks for every quantized matrix (the fastest; W4A8 in effect for Q4_0).
+//   Float: f32 for every quantized matrix; a matrix of a type without a float-activation kernel
+//          (a K-quant) is an error naming it.
+enum class ActivationMode { Auto, Int8, Float };
+inline constexpr const char* kActivationsKey = "tokenmill.activations";
+
 struct LoadedModel {
   ModelFiles files;
   ModelConfig config;
   ModelWeights weights;
+  ActivationMode activations = ActivationMode::Auto;  // as requested
+  bool activations_from_file = false;                 // Auto took float from the file's tokenmill.activations
   std::unique_ptr<Tokenizer> tokenizer;
   std::string chat_template;          // empty when the model ships none
   GenerationDefaults generation;
@@ -43,6 +55,7 @@ struct LoadOptions {
   // faster decode; the weights then live in this process's memory instead of the page cache.
   bool repack = true;
   int threads = 0;  // for repacking; 0 = all cores
+  ActivationMode activations = ActivationMode::Auto;
 };
 
 // Opens `path` (GGUF file or HF directory). Throws Error naming the path and the problem.

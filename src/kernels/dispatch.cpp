@@ -15,7 +15,7 @@ namespace {
 KernelTable build_ref_table() {
   KernelTable t{Isa::Scalar, ref::matmul_rows, ref::attention_items, ref::rmsnorm, ref::to_f32,
                 ref::swiglu, ref::softmax, nullptr, nullptr, {}, {}, ref::argmax,
-                ref::sampling_weights, false, ref::attention_blocks};
+                ref::sampling_weights, false, ref::attention_blocks, {}};
   ref::add_quant32_kernels(t);
   ref::add_quantk_kernels(t);
   return t;
@@ -35,6 +35,7 @@ KernelTable build_avx2_table() {
   t.argmax = avx2::argmax;
   t.sampling_weights = avx2::sampling_weights;
   avx2::add_quant32_kernels(t);
+  avx2::add_quant32f_kernels(t);
   avx2::add_quantk_kernels(t);
   return t;
 }
@@ -52,6 +53,7 @@ KernelTable build_avx512_table() {
   t.argmax = avx512::argmax;
   t.sampling_weights = avx512::sampling_weights;
   avx512::add_quant32_kernels(t);
+  avx512::add_quant32f_kernels(t);
   avx512::add_quantk_kernels(t);
   return t;
 }
@@ -86,6 +88,7 @@ KernelTable build_neon_table() {
   t.argmax = neon::argmax;
   t.sampling_weights = neon::sampling_weights;
   neon::add_quant32_kernels(t);
+  neon::add_quant32f_kernels(t);
   neon::add_quantk_kernels(t);
   return t;
 }
@@ -255,6 +258,29 @@ void matmul(const KernelTable& k, float* y, const float* x, const void* w, DType
                 });
 }
 
+bool has_float_act_matmul(const KernelTable& k, DType w_dtype) {
+  return dtype_is_quantized(w_dtype) && k.fmatmul_rows[quant_index(w_dtype)] != nullptr;
+}
+
+void matmul_float_act(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
+                      const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool) {
+  if (!has_float_act_matmul(k, w_dtype))
+    throw Error("matmul with float activations: no kernel for " + std::string(dtype_name(w_dtype)) +
+                " weights (Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 have one)");
+  check_block_multiple("matmul", w_dtype, d_in);
+  if (n_tokens == 0 || d_out == 0) return;
+  if (d_in == 0) {  // empty dot products: y is the bias
+    for (size_t t = 0; t < n_tokens; ++t)
+      for (size_t o = 0; o < d_out; ++o) y[t * d_out + o] = bias != nullptr ? bias[o] : 0.0f;
+    return;
+  }
+  const FMatmulRowsFn rows_fn = k.fmatmul_rows[quant_index(w_dtype)];
+  parallel_rows(pool, d_out, n_tokens * d_in * d_out >= kMinParallelMacs,
+                [&](size_t row_begin, size_t row_end) {
+                  rows_fn(y, x, w, bias, n_tokens, d_in, d_out, row_begin, row_end);
+                });
+}
+
 void quantize_activations(const KernelTable& k, void* dst, const float* x, DType w_dtype,
                           size_t n_rows, size_t d_in) {
   check(dtype_is_quantized(w_dtype), "quantize_activations: " + std::string(dtype_name(w_dtype)) +
@@ -380,6 +406,15 @@ void attention(const KernelTable& k, float* out, const float* q, const int32_t* 
 void matmul(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
             size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool, void* scratch) {
   matmul(active_kernel_table(), y, x, w, w_dtype, bias, n_tokens, d_in, d_out, pool, scratch);
+}
+
+void matmul_float_act(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
+                      size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool) {
+  matmul_float_act(active_kernel_table(), y, x, w, w_dtype, bias, n_tokens, d_in, d_out, pool);
+}
+
+bool has_float_act_matmul(DType w_dtype) {
+  return has_float_act_matmul(active_kernel_table(), w_dtype);
 }
 
 void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim,

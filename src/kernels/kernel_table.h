@@ -111,6 +111,13 @@ using QuantizeActFn = void (*)(void* dst, const float* x, size_t n_rows, size_t 
 using QMatmulRowsFn = void (*)(float* y, const void* xq, const void* w, const float* bias,
                                size_t n_tokens, size_t d_in, size_t d_out, size_t row_begin,
                                size_t row_end);
+// Computes output rows [row_begin, row_end) for every token of y = x . dequant(w)^T (+ bias) with
+// the activations kept in f32 (weight-only quantization): x: [n_tokens, d_in] f32, w: [d_out]
+// rows of the kernel's weight type in the file's layout (never repacked), bias: [d_out] f32 or
+// null, y: [n_tokens, d_out] f32. Each weight is dequantized in registers to exactly the f32 value
+// DequantizeFn gives, so only the order of the f32 sums differs from x . dequantize(w)^T.
+using FMatmulRowsFn = void (*)(float* y, const float* x, const void* w, const float* bias, size_t n_tokens,
+                               size_t d_in, size_t d_out, size_t row_begin, size_t row_end);
 // Dequantizes n elements (a multiple of the block size) of one weight type to f32.
 using DequantizeFn = void (*)(float* out, const void* src, size_t n);
 
@@ -139,6 +146,9 @@ struct KernelTable {
   // repacks Q4_0 / Q8_0 matrices at load only then.
   bool prefers_repacked = false;
   AttentionBlocksFn attention_blocks;
+  // by quant_index(); float-activation matmul of Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, null for the others
+  // (K-quants, repacked layouts)
+  std::array<FMatmulRowsFn, kQuantKernelCount> fmatmul_rows{};
 };
 
 // Where an ISA has no variant of a kernel, its table holds the next lower ISA's (x86-64:
@@ -153,6 +163,9 @@ const KernelTable& active_kernel_table();
 void matmul(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
             const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool,
             void* scratch = nullptr);
+void matmul_float_act(const KernelTable& k, float* y, const float* x, const void* w, DType w_dtype,
+                      const float* bias, size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool);
+bool has_float_act_matmul(const KernelTable& k, DType w_dtype);
 void rmsnorm(const KernelTable& k, float* out, const float* x, const float* weight,
              size_t n_rows, size_t dim, float eps);
 void to_f32(const KernelTable& k, float* out, const void* src, DType dtype, size_t n);

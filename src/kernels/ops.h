@@ -24,6 +24,19 @@ void matmul(float* y, const float* x, const void* w, DType w_dtype, const float*
 // Scratch bytes matmul needs for n_tokens rows of d_in against weights of w_dtype (0 for floats).
 size_t matmul_scratch_bytes(DType w_dtype, size_t n_tokens, size_t d_in);
 
+// The same product for quantized weights with the activations kept in f32 (weight-only
+// quantization: "W4A16" for Q4_0 in GPTQ/AWQ terms, with f32 activations on CPU). The weights are
+// read in place in the file's layout and dequantized in registers, never into a copy in memory:
+// y[t, o] = sum_i x[t, i] * dequant(w)[o, i] (+ bias[o]), where dequant(w) are exactly the f32
+// values to_f32 gives, so the result differs from an f32 matmul over the dequantized matrix only in
+// the order of the f32 sums. w_dtype: a type with has_float_act_matmul (Q4_0, Q4_1, Q5_0, Q5_1,
+// Q8_0); others throw Error. Shapes as matmul; no scratch. Reads each weight row once per chunk of
+// tokens (decode: once).
+void matmul_float_act(float* y, const float* x, const void* w, DType w_dtype, const float* bias,
+                      size_t n_tokens, size_t d_in, size_t d_out, ThreadPool& pool);
+// Whether matmul_float_act has a kernel for weights of w_dtype (the same on every ISA).
+bool has_float_act_matmul(DType w_dtype);
+
 // out[t, :] = x[t, :] / sqrt(mean(x[t, :]^2) + eps) * weight[:]
 // x, out: [n_rows, dim] (may alias), weight: [dim] f32.
 void rmsnorm(float* out, const float* x, const float* weight, size_t n_rows, size_t dim, float eps);

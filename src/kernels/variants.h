@@ -39,6 +39,10 @@ namespace tokenmill::kernels {
   void add_quant32_kernels(KernelTable& t); \
   void add_quantk_kernels(KernelTable& t);
 
+// The float-activation matmul of the 32-element family (quant32f_*.cpp): AVX2, AVX-512 (which
+// avx512vnni and amx inherit) and NEON; ref::add_quant32_kernels registers its specification.
+#define TOKENMILL_QUANT_FLOAT_ACT_DECLS void add_quant32f_kernels(KernelTable& t);
+
 namespace ref {
 TOKENMILL_KERNEL_VARIANT_DECLS
 TOKENMILL_SAMPLER_DECLS
@@ -53,11 +57,13 @@ namespace avx2 {
 TOKENMILL_KERNEL_VARIANT_DECLS
 TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
+TOKENMILL_QUANT_FLOAT_ACT_DECLS
 }  // namespace avx2
 namespace avx512 {
 TOKENMILL_KERNEL_VARIANT_DECLS
 TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
+TOKENMILL_QUANT_FLOAT_ACT_DECLS
 }  // namespace avx512
 // AVX-512 with VNNI (vpdpbusd): only quantized kernels; the float ones are avx512's.
 namespace avx512vnni {
@@ -73,11 +79,13 @@ namespace neon {
 TOKENMILL_KERNEL_VARIANT_DECLS
 TOKENMILL_SAMPLER_DECLS
 TOKENMILL_QUANT_REGISTRATION_DECLS
+TOKENMILL_QUANT_FLOAT_ACT_DECLS
 }  // namespace neon
 #endif
 
 #undef TOKENMILL_KERNEL_VARIANT_DECLS
 #undef TOKENMILL_QUANT_REGISTRATION_DECLS
+#undef TOKENMILL_QUANT_FLOAT_ACT_DECLS
 #undef TOKENMILL_SAMPLER_DECLS
 
 }  // namespace tokenmill::kernels

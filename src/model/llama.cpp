@@ -39,15 +39,27 @@ LlamaModel::LlamaModel(ModelConfig cfg, ModelWeights weights, int32_t max_batch_
   up_.resize(T * cfg_.ffn_dim);
   out_.resize(T * cfg_.dim);
   slots_.resize(size_t(cfg_.max_context));
-  size_t scratch = kernels::matmul_scratch_bytes(w_.output.dtype, T, size_t(w_.output.cols));
+  // Int8 activation blocks of the largest matrix that uses them (float activations need none).
+  auto scratch_bytes = [T](const MatrixRef& m) {
+    return uses_float_activations(m) ? size_t(0) : kernels::matmul_scratch_bytes(m.dtype, T, size_t(m.cols));
+  };
+  size_t scratch = scratch_bytes(w_.output);
   for (const LayerWeights& L : w_.layers)
     for (const MatrixRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
-      scratch = std::max(scratch, kernels::matmul_scratch_bytes(m->dtype, T, size_t(m->cols)));
+      scratch = std::max(scratch, scratch_bytes(*m));
   matmul_scratch_.resize(scratch);
+}
+
+bool LlamaModel::uses_float_activations(const MatrixRef& w) {
+  return w.activations == ActivationPrecision::Float && dtype_is_quantized(w.dtype);
 }
 
 void LlamaModel::matmul(float* y, const float* x, const MatrixRef& w, const float* bias, size_t T,
                         ThreadPool& pool) {
+  if (uses_float_activations(w)) {
+    kernels::matmul_float_act(y, x, w.data, w.dtype, bias, T, size_t(w.cols), size_t(w.rows), pool);
+    return;
+  }
   kernels::matmul(y, x, w.data, w.dtype, bias, T, size_t(w.cols), size_t(w.rows), pool,
                   matmul_scratch_.data());
 }

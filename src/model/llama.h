@@ -38,7 +38,9 @@ class LlamaModel {
   void ffn_block(const LayerWeights& L, size_t T, ThreadPool& pool);
   // x += out over T token rows.
   void add_residual(size_t T, ThreadPool& pool);
-  // y = x . w^T (+ bias) through the matmul scratch.
+  // y = x . w^T (+ bias): through the matmul scratch (int8 activations), or with f32 activations
+  // for a quantized matrix marked ActivationPrecision::Float.
+  static bool uses_float_activations(const MatrixRef& w);
   void matmul(float* y, const float* x, const MatrixRef& w, const float* bias, size_t T, ThreadPool& pool);
 
   ModelConfig cfg_;
@@ -57,7 +59,7 @@ class LlamaModel {
   std::vector<float> up_;      // [T, ffn]
   std::vector<float> out_;     // [T, dim] output of a projection before the residual add
   std::vector<int32_t> slots_; // [max_context] slot of each cached position of one sequence
-  std::vector<std::byte> matmul_scratch_;  // int8 activation blocks for quantized weights
+  std::vector<std::byte> matmul_scratch_;  // int8 activation blocks for quantized weights (int8 activations)
   OpProfile* profile_ = nullptr;
 };
 

@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <algorithm>
 #include <regex>
 
 #include "core/error.h"
@@ -127,11 +128,90 @@ std::optional<std::string> gguf_name_of_hf(const std::string& n) {
   return std::nullopt;
 }
 
+namespace {
+
+// The matrices multiplied in the forward pass with their GGUF names: every layer's, then the LM head.
+// Weights: ModelWeights or const ModelWeights; fn(matrix, name).
+template <class Weights, class Fn>
+void for_each_matmul_matrix(Weights& w, const Fn& fn) {
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    auto& L = w.layers[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    fn(L.wq, p + "attn_q.weight");
+    fn(L.wk, p + "attn_k.weight");
+    fn(L.wv, p + "attn_v.weight");
+    fn(L.wo, p + "attn_output.weight");
+    fn(L.w_gate, p + "ffn_gate.weight");
+    fn(L.w_up, p + "ffn_up.weight");
+    fn(L.w_down, p + "ffn_down.weight");
+  }
+  fn(w.output,
+     std::string(w.output.data == w.token_embd.data ? "token_embd.weight (tied output)" : "output.weight"));
+}
+
+}  // namespace
+
+size_t use_float_activations(ModelWeights& w, bool required, const std::string& source) {
+  size_t count = 0;
+  for_each_matmul_matrix(w, [&](MatrixRef& m, const std::string& name) {
+    if (!dtype_is_quantized(m.dtype)) return;
+    const std::string type(dtype_name(m.dtype));
+    check(!kernels::dtype_is_repacked(m.dtype), source + ": tensor '" + name + "' is already repacked to " +
+                                                    type + "; choose activations before repacking");
+    if (kernels::has_float_act_matmul(m.dtype)) {
+      m.activations = ActivationPrecision::Float;
+      ++count;
+    } else if (required) {
+      throw Error(source + ": float activations were requested, but tensor '" + name + "' is " + type +
+                  ", which has no float-activation kernel (Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 have one): "
+                  "choose int8 or auto activations, or quantize it to one of those types");
+    }
+  });
+  return count;
+}
+
+std::string ActivationUse::mode() const {
+  if (float_matrices > 0 && int8_matrices > 0) return "float+int8";
+  if (float_matrices > 0) return "float";
+  if (int8_matrices > 0) return "int8";
+  return "none";
+}
+
+std::string ActivationUse::describe() const {
+  const auto matrices = [](size_t n) {
+    return std::to_string(n) + (n == 1 ? " quantized matrix" : " quantized matrices");
+  };
+  std::string types;
+  for (DType t : int8_types) types += (types.empty() ? "" : ", ") + std::string(dtype_name(t));
+  if (float_matrices > 0 && int8_matrices > 0)
+    return "float+int8: " + matrices(float_matrices) + " x f32 activations, " + matrices(int8_matrices) +
+           " (" + types + ", no float-activation kernel) x int8 activation blocks";
+  if (float_matrices > 0) return "float: " + matrices(float_matrices) + " x f32 activations";
+  if (int8_matrices > 0) return "int8: " + matrices(int8_matrices) + " x int8 activation blocks";
+  return "none: no quantized matrix (f32 activations throughout)";
+}
+
+ActivationUse activation_use(const ModelWeights& weights) {
+  ActivationUse u;
+  for_each_matmul_matrix(weights, [&u](const MatrixRef& m, const std::string&) {
+    if (!dtype_is_quantized(m.dtype)) return;
+    if (m.activations == ActivationPrecision::Float) {
+      ++u.float_matrices;
+      return;
+    }
+    ++u.int8_matrices;
+    const DType t = kernels::repack_base_dtype(m.dtype);
+    if (std::find(u.int8_types.begin(), u.int8_types.end(), t) == u.int8_types.end())
+      u.int8_types.push_back(t);
+  });
+  return u;
+}
+
 size_t repack_weights(ModelWeights& w, ThreadPool& pool, bool release_mapped_source) {
   if (!kernels::active_kernel_table().prefers_repacked) return 0;
   size_t count = 0;
   auto repack = [&](MatrixRef& m) {
-    if (m.data == w.token_embd.data ||
+    if (m.data == w.token_embd.data || m.activations == ActivationPrecision::Float ||
         !kernels::repack_supported(m.dtype, size_t(m.rows), size_t(m.cols)))
       return;
     auto buffer = std::make_shared<const AlignedBuffer>(

@@ -15,6 +15,12 @@
 
 namespace tokenmill {
 
+// What a quantized matrix is multiplied with: activations quantized to int8 blocks per matmul
+// (kernels::matmul; W4A8 in effect for Q4_0, the fastest) or kept in f32 (kernels::matmul_float_act:
+// weight-only quantization, W4A16-style, the logits of a model's dequantized weights up to the
+// order of f32 sums). Matrices of F32, F16 or BF16 always compute in f32.
+enum class ActivationPrecision : uint8_t { Int8, Float };
+
 // A weight matrix: w is [rows, cols] row-major in `dtype`, in the mapped file, or (dtype Q4_0_R16 /
 // Q8_0_R16) repacked at load into a buffer of ModelWeights::repacked (kernels/repack.h).
 struct MatrixRef {
@@ -22,6 +28,7 @@ struct MatrixRef {
   DType dtype = DType::F32;
   int64_t rows = 0;  // d_out
   int64_t cols = 0;  // d_in
+  ActivationPrecision activations = ActivationPrecision::Int8;  // for quantized dtypes
   size_t row_bytes() const { return dtype_row_bytes(dtype, size_t(cols)); }
   size_t nbytes() const { return size_t(rows) * row_bytes(); }
 };
@@ -47,11 +54,30 @@ struct ModelWeights {
   size_t repacked_bytes = 0;
 };
 
+// Switches every quantized layer matrix and the LM head whose type has a float-activation kernel
+// (kernels::has_float_act_matmul: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) to ActivationPrecision::Float.
+// required: a quantized matrix of another type (a K-quant) throws Error naming `source`, the
+// tensor and its type; otherwise that matrix keeps int8 activations. Call before repack_weights
+// (matrices in a repacked layout throw Error). Returns the number of matrices switched.
+size_t use_float_activations(ModelWeights& w, bool required, const std::string& source);
+
+// The quantized matrices of a model (layers and LM head) by the activations they compute with.
+struct ActivationUse {
+  size_t float_matrices = 0, int8_matrices = 0;
+  std::vector<DType> int8_types;  // distinct types of the int8 ones, in order of appearance
+  // "float", "int8", "float+int8", or "none" (no quantized matrix).
+  std::string mode() const;
+  // One line for people, e.g. "float: 155 quantized matrices x f32 activations".
+  std::string describe() const;
+};
+ActivationUse activation_use(const ModelWeights& w);
+
 // Repacks every layer matrix and the (untied) output matrix of a type with a repacked layout
 // (Q4_0, Q8_0; kernels/repack.h) when the active kernels prefer it; the token embedding, read by
-// rows, stays. release_mapped_source: the matrices are in a file mapping whose pages of each
-// repacked matrix are then released from this process (never for heap memory, which it would zero).
-// Returns the number of matrices repacked.
+// rows, stays, and so do matrices with float activations (their kernel reads the file's layout).
+// release_mapped_source: the matrices are in a file mapping whose pages of each repacked matrix are then
+// released from this process (never for heap memory, which it would zero). Returns the number of matrices
+// repacked.
 size_t repack_weights(ModelWeights& w, ThreadPool& pool, bool release_mapped_source);
 
 // Looks a tensor up by its GGUF-style name; nullptr when absent.

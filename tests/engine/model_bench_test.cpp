@@ -206,6 +206,32 @@ TEST_F(ModelBenchTest, LimitsGiveRatios) {
   EXPECT_FALSE(j["ratios"]["decode_of_bandwidth"].is_null());
 }
 
+// The f32 FMA roof applies to prefill where no matmul runs on int8 activations: float weights, or
+// quantized ones with float activations throughout; the table names the activations.
+TEST(BenchRatios, F32RoofWhereNoMatmulUsesInt8Activations) {
+  ModelBenchResult r;
+  r.limits = kernels::MachineLimits{};
+  r.limits->f32_gflops = 100;
+  r.limits->int8_gops = 400;
+  BenchTestResult pp;
+  pp.name = "pp8";
+  pp.prefill = true;
+  pp.work_per_s = 50e9;
+  r.tests.push_back(pp);
+  r.activations.int8_matrices = 3;
+  EXPECT_FALSE(bench_ratios(r).prefill_of_f32.has_value());
+  r.activations.float_matrices = 2;  // float+int8: still int8 for some
+  EXPECT_FALSE(bench_ratios(r).prefill_of_f32.has_value());
+  r.activations.int8_matrices = 0;
+  ASSERT_TRUE(bench_ratios(r).prefill_of_f32.has_value());
+  EXPECT_DOUBLE_EQ(*bench_ratios(r).prefill_of_f32, 0.5);
+  EXPECT_DOUBLE_EQ(*bench_ratios(r).prefill_of_int8, 0.125);
+  const std::string table = format_bench_markdown(r);
+  EXPECT_NE(table.find("activations: float: 2 quantized matrices x f32 activations"), std::string::npos)
+      << table;
+  EXPECT_EQ(bench_to_json(r)["config"]["activations"], "float");
+}
+
 TEST_F(ModelBenchTest, TestLongerThanTheContextIsRefused) {
   ModelBenchOptions o = small_options();
   o.prompt_tokens = int32_t(model_->config.max_context) + 1;

@@ -1,6 +1,6 @@
 // The per-token loop allocates nothing: after the first step, prefill chunks and decode steps of
 // LlamaModel::forward (matmul scratch, activations, thread pool dispatch, kernel checks) run
-// without one call to operator new, for float and quantized weights.
+// without one call to operator new, for float and quantized weights (int8 or float activations).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -53,9 +53,10 @@ namespace {
 using testing::RandomModel;
 using testing::RandomModelShape;
 
-class NoAllocation : public ::testing::TestWithParam<DType> {};
-
-TEST_P(NoAllocation, PrefillChunksAndDecodeStepsAllocateNothing) {
+// Prefill chunks and decode steps of a model whose matrices are of type `type` (a repacked layout:
+// repacked at load) allocate nothing after the first step; float_activations: the quantized
+// matrices multiply f32 activations (use_float_activations).
+void expect_no_allocation(DType type, bool float_activations) {
   RandomModelShape shape;
   shape.vocab = 64;
   shape.dim = 256;
@@ -63,9 +64,12 @@ TEST_P(NoAllocation, PrefillChunksAndDecodeStepsAllocateNothing) {
   shape.ffn = 512;
   RandomModel m(shape, 3);
   ThreadPool pool(2);
-  const DType base = kernels::repack_base_dtype(GetParam());
+  const DType base = kernels::repack_base_dtype(type);
   if (base != DType::F32) m.encode(base);
-  if (base != GetParam()) {
+  if (float_activations) {
+    ASSERT_GT(use_float_activations(m.w, /*required=*/true, "test"), 0u);
+  }
+  if (base != type) {
     if (!kernels::active_kernel_table().prefers_repacked) GTEST_SKIP() << "these kernels compute in place";
     ASSERT_GT(repack_weights(m.w, pool, /*release_mapped_source=*/false), 0u);
   }
@@ -117,9 +121,27 @@ TEST_P(NoAllocation, PrefillChunksAndDecodeStepsAllocateNothing) {
   EXPECT_GT(profile.calls[size_t(OpKind::MatmulQkv)], 0u);
 }
 
+class NoAllocation : public ::testing::TestWithParam<DType> {};
+
+TEST_P(NoAllocation, PrefillChunksAndDecodeStepsAllocateNothing) {
+  expect_no_allocation(GetParam(), /*float_activations=*/false);
+}
+
 INSTANTIATE_TEST_SUITE_P(Weights, NoAllocation,
                          ::testing::Values(DType::F32, DType::F16, DType::Q8_0, DType::Q4_0,
                                            DType::Q4_K, DType::Q6_K, DType::Q4_0_R16, DType::Q8_0_R16),
+                         [](const ::testing::TestParamInfo<DType>& info) {
+                           return std::string(dtype_name(info.param));
+                         });
+
+class NoAllocationFloatActivations : public ::testing::TestWithParam<DType> {};
+
+TEST_P(NoAllocationFloatActivations, PrefillChunksAndDecodeStepsAllocateNothing) {
+  expect_no_allocation(GetParam(), /*float_activations=*/true);
+}
+
+INSTANTIATE_TEST_SUITE_P(Weights, NoAllocationFloatActivations,
+                         ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q8_0),
                          [](const ::testing::TestParamInfo<DType>& info) {
                            return std::string(dtype_name(info.param));
                          });

@@ -1,6 +1,7 @@
 // Scalar specification of the 32-element-block family (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0): activation
-// quantization to BlockQ8A32, dequantization, and the quantized matmul. The SIMD variants must
-// quantize byte for byte as here and compute the same dot products up to float rounding.
+// quantization to BlockQ8A32, dequantization, the quantized matmul against int8 activations, and
+// the matmul against f32 activations. The SIMD variants must quantize byte for byte as here and
+// compute the same dot products up to float rounding.
 #include <cmath>
 #include <cstring>
 
@@ -62,13 +63,39 @@ UnpackedBlock unpack(const BlockQ8_0& b) {
   return u;
 }
 
+// Element i of an unpacked block as f32: the one definition of a dequantized weight.
+inline float element(const UnpackedBlock& u, size_t i) {
+  return u.d * float(u.q[i] - u.offset) + u.m;
+}
+
 // out: [n] f32; src: n / 32 blocks of Block.
 template <class Block>
 void dequantize(float* out, const void* src, size_t n) {
   const Block* blocks = static_cast<const Block*>(src);
   for (size_t b = 0; b < n / kQK; ++b) {
     const UnpackedBlock u = unpack(blocks[b]);
-    for (size_t i = 0; i < kQK; ++i) out[b * kQK + i] = u.d * float(u.q[i] - u.offset) + u.m;
+    for (size_t i = 0; i < kQK; ++i) out[b * kQK + i] = element(u, i);
+  }
+}
+
+// The float-activation matmul: y[t, o] = sum_i x[t, i] * element(w[o], i) (+ bias[o]), products and
+// sums in double, rounded to f32 once, so that this is the more accurate side of every comparison.
+// y: [n_tokens, d_out]; x: [n_tokens, d_in] f32; w: [d_out, d_in / 32] Block.
+template <class Block>
+void fmatmul_rows(float* y, const float* x, const void* w, const float* bias, size_t n_tokens, size_t d_in,
+                  size_t d_out, size_t row_begin, size_t row_end) {
+  const size_t nb = d_in / kQK;
+  const Block* w_blocks = static_cast<const Block*>(w);
+  for (size_t o = row_begin; o < row_end; ++o) {
+    for (size_t t = 0; t < n_tokens; ++t) {
+      const float* x_t = x + t * d_in;  // [d_in]
+      double sum = bias != nullptr ? bias[o] : 0.0;
+      for (size_t b = 0; b < nb; ++b) {
+        const UnpackedBlock u = unpack(w_blocks[o * nb + b]);
+        for (size_t i = 0; i < kQK; ++i) sum += double(x_t[b * kQK + i]) * double(element(u, i));
+      }
+      y[t * d_out + o] = float(sum);
+    }
   }
 }
 
@@ -157,6 +184,11 @@ void add_quant32_kernels(KernelTable& t) {
   t.qmatmul_rows[quant_index(DType::Q8_0)] = qmatmul_rows<BlockQ8_0>;
   t.qmatmul_rows[quant_index(DType::Q4_0_R16)] = qmatmul_rows_repacked<BlockQ4_0>;
   t.qmatmul_rows[quant_index(DType::Q8_0_R16)] = qmatmul_rows_repacked<BlockQ8_0>;
+  t.fmatmul_rows[quant_index(DType::Q4_0)] = fmatmul_rows<BlockQ4_0>;
+  t.fmatmul_rows[quant_index(DType::Q4_1)] = fmatmul_rows<BlockQ4_1>;
+  t.fmatmul_rows[quant_index(DType::Q5_0)] = fmatmul_rows<BlockQ5_0>;
+  t.fmatmul_rows[quant_index(DType::Q5_1)] = fmatmul_rows<BlockQ5_1>;
+  t.fmatmul_rows[quant_index(DType::Q8_0)] = fmatmul_rows<BlockQ8_0>;
 }
 
 }  // namespace tokenmill::kernels::ref
