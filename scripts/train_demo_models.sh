@@ -7,7 +7,7 @@
 #
 #   scripts/train_demo_models.sh [WORK_DIR]     (default /tmp/tokenmill-demo)
 #
-# Environment: SEED (default 1234), TARGET_STEPS (1000), DRAFT_STEPS (1000), QAT_STEPS (300),
+# Environment: SEED (default 1234), TARGET_STEPS (2000), DRAFT_STEPS (1000), QAT_STEPS (300),
 # CORPUS_MB (8). Intermediate files (corpus, f32 masters, QAT outputs) stay in WORK_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,10 +27,10 @@ stamp "tokenizer"
 python3 -m demo.tokenizer_train --corpus "$work/corpus" -o "$work/tokenizer"
 stamp "target model"
 python3 -m demo.train --shape target --corpus "$work/corpus" --tokenizer "$work/tokenizer" \
-  -o "$work/target" --steps "${TARGET_STEPS:-1000}" --seed "$seed"
+  -o "$work/target" --steps "${TARGET_STEPS:-2000}" --seed "$seed"
 stamp "draft model"
 python3 -m demo.train --shape draft --corpus "$work/corpus" --tokenizer "$work/tokenizer" \
-  -o "$work/draft" --steps "${DRAFT_STEPS:-1000}" --seed "$seed"
+  -o "$work/draft" --steps "${DRAFT_STEPS:-1000}" --lr 3e-3 --seed "$seed"
 
 stamp "export to models/"
 for m in target:tokenmill-default draft:tokenmill-draft; do

@@ -39,6 +39,10 @@ def decode_tps(model: Path, extra: tuple[str, ...] = ()) -> float:
     return float(next(t["mean_ts"] for t in j["tests"] if t["kind"] == "tg"))
 
 
+def KLD(base: Path) -> tuple[str, ...]:
+    return ("--kl-divergence-base", str(base), "--kl-divergence")
+
+
 def unigram_ppl(tok: Tokenizer, corpus: Path, scored: list[int]) -> float:
     """Perplexity of an add-one-smoothed unigram model of the train split on the scored tokens."""
     counts = np.bincount(data.encode_split(tok, corpus / "train.jsonl"), minlength=tok.get_vocab_size())
@@ -67,13 +71,19 @@ def main(argv: list[str] | None = None) -> None:
     res["torch_ppl_qat_fakequant"] = perplexity.torch_ppl(
         demo_model.load_checkpoint(a.work / "qat" / "qat-fakequant-hf"), ids, a.ctx)
     rows = {}
-    for name, path, extra in [("F16", target_gguf, ()), ("RTN INT4 (Q4_0)", rtn, ()),
-                              ("QAT INT4 (Q4_0)", qat, ()), ("draft F16", draft_gguf, ())]:
+    base = a.work / "f16.kld"
+    for name, path, extra in [("F16", target_gguf, ("--kl-divergence-base", str(base))),
+                              ("RTN INT4 (Q4_0, W4A16)", rtn, KLD(base)),
+                              ("QAT INT4 (Q4_0, W4A16)", qat, KLD(base)),
+                              ("QAT INT4 (Q4_0, int8 activations)", qat, KLD(base) + ("--activations", "int8")),
+                              ("draft F16", draft_gguf, ())]:
         pj = tokenmill_ppl(path, text, a.ctx, extra)
+        speed_flags = tuple(x for x in extra if x in ("--activations", "int8", "float"))
         rows[name] = {"ppl": pj["ppl"], "ppl_stderr": pj["ppl_stderr"], "bytes": path.stat().st_size,
-                      "decode_tps": decode_tps(path, extra)}
+                      "decode_tps": decode_tps(path, speed_flags), "kld": pj.get("kld")}
+    base.unlink()
     res["rows"] = rows
-    f16, rtn_p, qat_p = rows["F16"]["ppl"], rows["RTN INT4 (Q4_0)"]["ppl"], rows["QAT INT4 (Q4_0)"]["ppl"]
+    f16, rtn_p, qat_p = (rows[k]["ppl"] for k in ("F16", "RTN INT4 (Q4_0, W4A16)", "QAT INT4 (Q4_0, W4A16)"))
     res["torch_vs_tokenmill_f16_rel"] = abs(res["torch_ppl_f16"] - f16) / f16
     res["torch_vs_tokenmill_qat_rel"] = abs(res["torch_ppl_qat_fakequant"] - qat_p) / qat_p
     res["qat_recovery"] = (rtn_p - qat_p) / (rtn_p - f16) if rtn_p != f16 else float("nan")
@@ -87,13 +97,16 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Test split `test.txt`: {len(ids)} tokens, windows of {a.ctx} tokens, the second half of each scored.",
         "",
-        "| model | perplexity | vs unigram | file MiB | decode tok/s |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        f"| unigram baseline (train-split frequencies) | {res['unigram_ppl']:.2f} | 1.0x | | |",
+        "| model | perplexity | vs unigram | KLD vs F16 (mean) | same top-1 as F16 | file MiB | decode tok/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| unigram baseline (train-split frequencies) | {res['unigram_ppl']:.2f} | 1.0x | | | | |",
     ]
     for name, r in rows.items():
-        lines.append(f"| {name} | {r['ppl']:.3f} ± {r['ppl_stderr']:.3f} | {res['unigram_ppl'] / r['ppl']:.1f}x lower | "
-                     f"{r['bytes'] / 2**20:.1f} | {r['decode_tps']:.0f} |")
+        k = r["kld"]
+        kld = f"{k['mean']:.5f}" if k else ""
+        top = f"{100 * k['same_top_p']:.2f}%" if k else ""
+        lines.append(f"| {name} | {r['ppl']:.4f} ± {r['ppl_stderr']:.3f} | {res['unigram_ppl'] / r['ppl']:.0f}x lower | "
+                     f"{kld} | {top} | {r['bytes'] / 2**20:.1f} | {r['decode_tps']:.0f} |")
     lines += [
         "",
         f"- PyTorch's perplexity of the same tokens: F16 checkpoint {res['torch_ppl_f16']:.4f} "
