@@ -42,7 +42,7 @@ done
 
 stamp "INT4 QAT"
 python3 -m demo.qat --master "$work/target/master.pt" --hf "$work/target/hf" --corpus "$work/corpus" \
-  --tokenizer "$work/tokenizer" -o "$work/qat" --steps "${QAT_STEPS:-300}" --seed "$((seed + 1))"
+  --tokenizer "$work/tokenizer" -o "$work/qat" --steps "${QAT_STEPS:-300}"
 
 stamp "report"
 python3 -m demo.report --work "$work" --models "$here/models" -o "$here/docs/demo_models_results.md"

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from . import data, model as demo_model, perplexity
+from . import data, model as demo_model, perplexity, tasks
 from .gguf_export import tokenmill_bin
 
 
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         pj = tokenmill_ppl(path, text, a.ctx, extra)
         speed_flags = tuple(x for x in extra if x in ("--activations", "int8", "float"))
         rows[name] = {"ppl": pj["ppl"], "ppl_stderr": pj["ppl_stderr"], "bytes": path.stat().st_size,
-                      "decode_tps": decode_tps(path, speed_flags), "kld": pj.get("kld")}
+                      "decode_tps": decode_tps(path, speed_flags), "kld": pj.get("kld"),
+                      "tasks": tasks.task_scores(path, extra=speed_flags)}
     base.unlink()
     res["rows"] = rows
     f16, rtn_p, qat_p = (rows[k]["ppl"] for k in ("F16", "RTN INT4 (Q4_0, W4A16)", "QAT INT4 (Q4_0, W4A16)"))
@@ -97,16 +98,17 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"Test split `test.txt`: {len(ids)} tokens, windows of {a.ctx} tokens, the second half of each scored.",
         "",
-        "| model | perplexity | vs unigram | KLD vs F16 (mean) | same top-1 as F16 | file MiB | decode tok/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        f"| unigram baseline (train-split frequencies) | {res['unigram_ppl']:.2f} | 1.0x | | | | |",
+        "| model | perplexity | vs unigram | KLD vs F16 (mean) | same top-1 as F16 | addition | chat facts | file MiB | decode tok/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| unigram baseline (train-split frequencies) | {res['unigram_ppl']:.2f} | 1.0x | | | | | | |",
     ]
     for name, r in rows.items():
         k = r["kld"]
         kld = f"{k['mean']:.5f}" if k else ""
         top = f"{100 * k['same_top_p']:.2f}%" if k else ""
         lines.append(f"| {name} | {r['ppl']:.4f} ± {r['ppl_stderr']:.3f} | {res['unigram_ppl'] / r['ppl']:.0f}x lower | "
-                     f"{kld} | {top} | {r['bytes'] / 2**20:.1f} | {r['decode_tps']:.0f} |")
+                     f"{kld} | {top} | {100 * r['tasks']['addition']:.0f}% | {100 * r['tasks']['facts']:.0f}% | "
+                     f"{r['bytes'] / 2**20:.1f} | {r['decode_tps']:.0f} |")
     lines += [
         "",
         f"- PyTorch's perplexity of the same tokens: F16 checkpoint {res['torch_ppl_f16']:.4f} "
@@ -115,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
         f"(tokenmill W4A16 {qat_p:.4f}, relative difference {res['torch_vs_tokenmill_qat_rel']:.1e}).",
         f"- INT4: RTN costs {100 * (rtn_p / f16 - 1):.1f}% perplexity, QAT {100 * (qat_p / f16 - 1):.1f}%; "
         f"QAT recovers {100 * res['qat_recovery']:.0f}% of the RTN loss.",
+        "- addition: share of 100 fresh three-digit sums whose greedy worked answer ends in the right result; "
+        "chat facts: share of 100 chat questions (animal sounds, colors, homes) whose greedy answer names the "
+        "right one (python/demo/tasks.py, `tokenmill run --batch`).",
         "- The INT4 files run as W4A16 (Q4_0 weights read in place, activations in f32); "
         "decode speed of these cache-resident models is bound by per-token overheads, not memory: "
         "see the widened twin in demo_models.md for a memory-bound comparison.",
