@@ -179,3 +179,17 @@ def test_widen_rejects_unsupported_checkpoints(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "mistral"}))
     with pytest.raises(SystemExit, match="only llama"):
         widen.widen_checkpoint(tmp_path, tmp_path / "out", 2, 2, 2, "f32")
+
+
+def test_torch_perplexity_matches_tokenmill(tiny, run_cli, tmp_path):
+    """The report's PyTorch perplexity (demo/perplexity.py) and `tokenmill perplexity` of the same
+    f32 checkpoint on the same text agree within the stated tolerance, 1e-6 relative."""
+    text = tmp_path / "t.txt"
+    text.write_text((tiny["root"] / "corpus" / "test.txt").read_text()[:20000])
+    r = run_cli("perplexity", "-m", tiny["root"] / "hf", "-f", text, "-c", "64", "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    ids = perplexity.tokenize_file(tiny["tok"], text)
+    assert got["n_tokens_scored"] == len(perplexity.scored_targets(ids, 64))
+    ref = perplexity.torch_ppl(tiny["model"], ids, 64)
+    assert abs(got["ppl"] - ref) <= 1e-6 * ref, (got["ppl"], ref)
