@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Retrains the bundled demo models from scratch, seeded, on the CPU (about 60 minutes on 2 cores):
+# Retrains the bundled demo models from scratch, seeded, on the CPU (about 40 minutes on 2 cores):
 # corpus -> tokenizer -> target (11M) and draft (1.4M) models -> HF checkpoints and GGUF files in
 # models/ -> INT4 QAT (stage 1 fine-tune, stage 2 packed Q4_0 GGUF) -> the quality report
 # (docs/demo_models.md figures: perplexity vs the unigram baseline, PyTorch vs tokenmill, the
@@ -37,7 +37,7 @@ for m in target:tokenmill-default draft:tokenmill-draft; do
   src="$work/${m%%:*}/hf" name="${m##*:}"
   rm -rf "$here/models/$name-hf"
   cp -r "$src" "$here/models/$name-hf"
-  "$TOKENMILL_BIN" convert "$src" -o "$here/models/$name.gguf" --outtype f16
+  "$TOKENMILL_BIN" convert "$here/models/$name-hf" -o "$here/models/$name.gguf" --outtype f16
 done
 
 stamp "INT4 QAT"
