@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     draft_gguf = a.models / "tokenmill-draft.gguf"
     qat, rtn = a.work / "qat" / "qat-q4_0.gguf", a.work / "qat" / "rtn-q4_0.gguf"
 
-    res = {"ctx": a.ctx, "test_file": str(text), "test_tokens": len(ids)}
+    res = {"ctx": a.ctx, "test_file": "corpus/test.txt", "test_tokens": len(ids)}
     res["unigram_ppl"] = unigram_ppl(tok, a.work / "corpus", perplexity.scored_targets(ids, a.ctx))
     torch.set_num_threads(2)
     res["torch_ppl_f16"] = perplexity.torch_ppl(demo_model.load_checkpoint(target_hf), ids, a.ctx)

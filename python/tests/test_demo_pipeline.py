@@ -193,3 +193,18 @@ def test_torch_perplexity_matches_tokenmill(tiny, run_cli, tmp_path):
     assert got["n_tokens_scored"] == len(perplexity.scored_targets(ids, 64))
     ref = perplexity.torch_ppl(tiny["model"], ids, 64)
     assert abs(got["ppl"] - ref) <= 1e-6 * ref, (got["ppl"], ref)
+
+
+def test_bad_arguments_give_clear_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        corpus.main(["-o", str(tmp_path), "--megabytes", "0"])
+    assert "--megabytes must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        qat.main(["--master", str(tmp_path / "none.pt"), "--hf", str(tmp_path), "--corpus", str(tmp_path),
+                  "--tokenizer", str(tmp_path), "-o", str(tmp_path / "out")])
+    assert "not found: train the model first" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        widen.main([str(tmp_path), "-o", str(tmp_path / "w")])
+    assert "no config.json" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="multiple of 32"):
+        q4_0.pack(torch.zeros(4, 40))
