@@ -131,6 +131,10 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-cache-memory", f->engine.kv_cache_bytes,
                   "KV cache size in bytes (0 = --kv-cache-fraction of the memory available at start)");
+  cmd->add_option("--kv-cache-tokens", f->engine.kv_cache_tokens,
+                  "KV cache capacity in tokens over all sequences, rounded up to whole blocks (overrides "
+                  "--kv-cache-memory and --kv-cache-fraction; `tokenmill plan` sizes it)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-cache-fraction", f->engine.kv_cache_fraction,
                   "Share of available memory for the KV cache when --kv-cache-memory is 0 (capped at what "
                   "max-num-seqs full-length sequences can use, x4 for the prefix cache)")

@@ -6,7 +6,8 @@
 # in F16 (python/oracle/make_random_gguf.py) and Q8_0, Q4_0, Q4_K_M (`tokenmill quantize`).
 # The 125M files also get a per-op profile of decode, and the 1.1B Q8_0 / Q4_0 files a decode run
 # with --no-repack (what repacking at load buys). Output: markdown on stdout.
-# Usage: scripts/bench_cpu_models.sh [THREADS=2] [REPS=3]   (models cached in $TOKENMILL_BENCH_DIR)
+# Usage: scripts/bench_cpu_models.sh [THREADS=2] [REPS=3]   (models cached in $TOKENMILL_BENCH_DIR;
+# MODELS_ONLY=1 makes the files and stops)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 threads="${1:-2}"
@@ -35,6 +36,7 @@ for m in llama125m llama1.1b; do
   done
 done
 
+[ "${MODELS_ONLY:-0}" = 1 ] && exit 0
 echo "## tokenmill bench, $threads threads, $reps repetitions ($(date -u +%Y-%m-%d), $(uname -m))"
 echo
 for m in llama1.1b llama125m; do

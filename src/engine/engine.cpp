@@ -53,7 +53,10 @@ Engine::Engine(LoadedModel& model, const EngineConfig& config) : model_(model), 
                                        std::to_string(mc.max_context) + " tokens");
   const size_t bytes_per_block = KvStorage::bytes_per_token(mc) * size_t(config.block_size);
   size_t kv_bytes = config.kv_cache_bytes;
-  if (kv_bytes == 0) {
+  check(config.kv_cache_tokens >= 0, "KV cache tokens must be >= 0");
+  if (config.kv_cache_tokens > 0) {
+    kv_bytes = size_t((config.kv_cache_tokens + config.block_size - 1) / config.block_size) * bytes_per_block;
+  } else if (kv_bytes == 0) {
     check(config.kv_cache_fraction > 0 && config.kv_cache_fraction <= 0.95, "KV cache fraction must be in (0, 0.95]");
     const size_t avail = available_memory_bytes();
     kv_bytes = avail > 0 ? size_t(double(avail) * config.kv_cache_fraction) : (size_t(1) << 30);

@@ -27,6 +27,7 @@ struct EngineConfig {
   int threads = 0;                      // compute threads, 0 = all cores
   int32_t block_size = 16;              // tokens per KV block
   size_t kv_cache_bytes = 0;            // 0: kv_cache_fraction of the memory available now
+  int64_t kv_cache_tokens = 0;          // > 0: exactly this many tokens (whole blocks); overrides the two above
   double kv_cache_fraction = 0.5;       // of MemAvailable, when kv_cache_bytes == 0
   int32_t max_model_len = 0;            // per-sequence context, 0 = the model's (capped at 8192)
   int32_t max_num_batched_tokens = 512; // tokens per step (prefill chunks + decodes)

@@ -51,6 +51,9 @@ EngineCore::EngineCore(LoadedModel& model, const EngineConfig& config, int32_t m
   eog_ids_ = model.tokenizer->end_of_generation_ids();
   eog_ids_.insert(eog_ids_.end(), model.generation.eos_token_ids.begin(), model.generation.eos_token_ids.end());
   metrics.kv_cache_blocks_total = n_blocks_total;
+  metrics.weights_bytes = int64_t(model.weights.total_bytes);
+  metrics.kv_cache_bytes = int64_t(kv_->size_bytes());
+  metrics.activation_bytes = int64_t(llama_->activation_bytes());
   thread_ = std::thread([this] { loop(); });
 }
 

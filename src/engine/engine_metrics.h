@@ -41,6 +41,11 @@ struct EngineMetrics {
   std::atomic<double> kv_cache_usage_ratio{0};   // blocks in use / all blocks
   std::atomic<int64_t> kv_cache_blocks_total{0};
   std::atomic<int64_t> kv_cache_blocks_used{0};
+  // Memory, set once at start: weight tensors (mapped or repacked), the KV cache pool, and the
+  // model's activation buffers (tokenmill plan predicts each).
+  std::atomic<int64_t> weights_bytes{0};
+  std::atomic<int64_t> kv_cache_bytes{0};
+  std::atomic<int64_t> activation_bytes{0};
 
   // Counters.
   std::atomic<uint64_t> prefix_cache_queries_tokens{0};  // prompt tokens looked up

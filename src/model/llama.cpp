@@ -24,6 +24,12 @@ void for_token_rows(ThreadPool& pool, size_t T, const Fn& fn) {
 
 }  // namespace
 
+size_t LlamaModel::activation_bytes() const {
+  const size_t floats = x_.size() + xb_.size() + q_.size() + k_.size() + v_.size() + att_.size() + gate_.size() +
+                        up_.size() + out_.size();
+  return floats * sizeof(float) + slots_.size() * sizeof(int32_t) + matmul_scratch_.size();
+}
+
 LlamaModel::LlamaModel(ModelConfig cfg, ModelWeights weights, int32_t max_batch_tokens)
     : cfg_(std::move(cfg)), w_(std::move(weights)), max_batch_tokens_(max_batch_tokens) {
   check(max_batch_tokens > 0, "max_batch_tokens must be > 0");

@@ -21,6 +21,8 @@ class LlamaModel {
   const ModelConfig& config() const { return cfg_; }
   const ModelWeights& weights() const { return w_; }
   int32_t max_batch_tokens() const { return max_batch_tokens_; }
+  // Bytes of the activation buffers and the int8 matmul scratch allocated at construction.
+  size_t activation_bytes() const;
 
   // Runs one step: writes each token's K/V to its slot and returns logits of batch.logits_rows.
   // logits: [batch.logits_rows.size(), vocab_size]. Throws Error for an invalid batch

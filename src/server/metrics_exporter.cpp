@@ -16,6 +16,11 @@ std::string render_engine_metrics(const EngineMetrics& m) {
             double(m.kv_cache_blocks_total.load()));
   out.gauge("tokenmill_kv_cache_blocks_used", "KV cache blocks held by live sequences.",
             double(m.kv_cache_blocks_used.load()));
+  out.labelled("tokenmill_memory_bytes", "gauge",
+               "Memory by component: weight tensors, KV cache pool, activation buffers (bytes).",
+               {{{{"component", "weights"}}, double(m.weights_bytes.load())},
+                {{{"component", "kv_cache"}}, double(m.kv_cache_bytes.load())},
+                {{{"component", "activations"}}, double(m.activation_bytes.load())}});
   out.counter("tokenmill_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
               double(m.prefix_cache_queries_tokens.load()));
   out.counter("tokenmill_prefix_cache_hits_total", "Prompt tokens found in the prefix cache.",
