@@ -66,5 +66,6 @@ void add_bench_command(CLI::App& app);
 void add_bench_serve_command(CLI::App& bench);
 void add_quantize_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
+void add_cost_command(CLI::App& app);
 
 }  // namespace tokenmill::cli

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "cli_common.h"
+#include "kernels/machine_limits.h"
 #include "core/error.h"
 #include "engine/engine.h"
 #include "engine/model_loader.h"
@@ -32,6 +33,7 @@ struct ServeFlags {
   bool no_repack = false;
   ActivationMode activations = ActivationMode::Auto;
   double drain_timeout_s = 30;
+  double memory_bandwidth_gbs = 0;
 };
 
 sigset_t shutdown_signals() {
@@ -77,6 +79,18 @@ void serve(ServeFlags f) {
   load.threads = f.engine.threads;
   load.activations = f.activations;
   model.emplace(load_model(f.model, load));
+  if (f.engine.cost.price_per_hour > 0) {
+    double gbs = f.memory_bandwidth_gbs;
+    if (gbs <= 0) {  // the bandwidth probe of `tokenmill bench`, without the compute probes
+      kernels::MachineLimitsOptions probe;
+      probe.measure_compute = false;
+      probe.read_buffer_bytes = size_t(256) << 20;
+      gbs = kernels::measure_machine_limits(f.engine.threads, probe).read_bw_gbs;
+    }
+    f.engine.cost.bandwidth_bytes_per_s = gbs * 1e9;
+    std::fprintf(stderr, "tokenmill serve: pricing at $%.4g/hour, %.4g W, read bandwidth %.1f GB/s\n",
+                 f.engine.cost.price_per_hour, f.engine.cost.power_watts, gbs);
+  }
   engine = std::make_unique<Engine>(*model, f.engine);
   http.attach(*engine);
   std::fprintf(
@@ -131,6 +145,17 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-cache-memory", f->engine.kv_cache_bytes,
                   "KV cache size in bytes (0 = --kv-cache-fraction of the memory available at start)");
+  cmd->add_option("--price-per-hour", f->engine.cost.price_per_hour,
+                  "USD per hour of this machine: each response's usage gets a cost, /metrics prices busy time "
+                  "and savings (docs/cost.md)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--power-watts", f->engine.cost.power_watts,
+                  "Power drawn while busy: each response's usage gets its energy in joules")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--memory-bandwidth", f->memory_bandwidth_gbs,
+                  "Read bandwidth in GB/s that prices the bytes quantization saves (default: measured at start "
+                  "when --price-per-hour is set)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--kv-cache-tokens", f->engine.kv_cache_tokens,
                   "KV cache capacity in tokens over all sequences, rounded up to whole blocks (overrides "
                   "--kv-cache-memory and --kv-cache-fraction; `tokenmill plan` sizes it)")

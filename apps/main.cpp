@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   tokenmill::cli::add_serve_command(app);
   tokenmill::cli::add_bench_command(app);
   tokenmill::cli::add_plan_command(app);
+  tokenmill::cli::add_cost_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

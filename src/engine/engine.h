@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "engine/cost.h"
 #include "engine/engine_metrics.h"
 #include "engine/finish_reason.h"
 #include "engine/model_loader.h"
@@ -35,6 +36,7 @@ struct EngineConfig {
   int32_t max_queued_requests = 256;    // waiting beyond this -> RequestRejected::QueueFull
   bool enable_prefix_caching = true;
   bool priority_scheduling = false;     // false: FCFS; true: lower `priority` value first, then FCFS
+  CostRates cost;                       // prices of busy time (engine/cost.h); all 0: usage has no cost
 };
 
 struct GenerateRequest {
@@ -65,6 +67,7 @@ struct Usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;        // over all n choices
   int32_t cached_tokens = 0;            // prompt tokens served from the prefix cache
+  RequestCost cost;                     // step-time shares and savings (engine/cost.h)
 };
 
 struct RequestEvent {

@@ -54,6 +54,17 @@ EngineCore::EngineCore(LoadedModel& model, const EngineConfig& config, int32_t m
   metrics.weights_bytes = int64_t(model.weights.total_bytes);
   metrics.kv_cache_bytes = int64_t(kv_->size_bytes());
   metrics.activation_bytes = int64_t(llama_->activation_bytes());
+  // Every step reads each layer matrix and the LM head once; a quantized model reads fewer bytes
+  // than the same matrices in F16 would take.
+  double f16_bytes = 0, bytes = 0;
+  auto add = [&](const MatrixRef& m) {
+    f16_bytes += 2.0 * double(m.rows) * double(m.cols);
+    bytes += double(m.nbytes());
+  };
+  for (const LayerWeights& L : model.weights.layers)
+    for (const MatrixRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) add(*m);
+  add(model.weights.output);
+  quantization_saved_bytes_per_step_ = std::max(0.0, f16_bytes - bytes);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -188,6 +199,7 @@ void EngineCore::reap_aborted() {
 }
 
 void EngineCore::step() {
+  step_start_ = EngineClock::now();
   const SchedulerOutput out = scheduler_.schedule();
   metrics.preemptions = scheduler_.n_preemptions_total();
   if (out.empty()) {
@@ -215,9 +227,12 @@ void EngineCore::step() {
 
 void EngineCore::build_batch(const SchedulerOutput& out) {
   batch_.clear();
+  step_shares_.clear();
   const int32_t bs = config_.block_size;
   for (const ScheduledSequence& s : out.scheduled) {
     const Sequence& q = *s.seq;
+    const int32_t in_prompt = std::clamp(q.n_prompt_tokens - q.n_computed_tokens, 0, s.n_new_tokens);
+    step_shares_.push_back({in_prompt, s.n_new_tokens - in_prompt});
     SequenceInBatch sb;
     sb.token_begin = int32_t(batch_.token_ids.size());
     sb.n_tokens = s.n_new_tokens;
@@ -264,6 +279,7 @@ void EngineCore::sample_and_stream(const SchedulerOutput& out) {
     }
     step_choice(*c, logits);
   }
+  charge_step(out);
   for (auto& [r, ev] : events) {
     if (r->n_finished == int32_t(r->choices.size()) && int32_t(r->choices.size()) == r->req.n) {
       complete_request(*r, "", std::move(ev.deltas));
@@ -271,6 +287,28 @@ void EngineCore::sample_and_stream(const SchedulerOutput& out) {
     }
     if (!ev.deltas.empty()) r->stream->push(std::move(ev));
   }
+}
+
+void EngineCore::charge_step(const SchedulerOutput& out) {
+  const double seconds = seconds_between(step_start_, EngineClock::now());
+  const std::vector<std::pair<double, double>> split = split_step_time(seconds, step_shares_);
+  const double saved_per_token =
+      out.n_batched_tokens > 0 ? quantization_saved_bytes_per_step_ / double(out.n_batched_tokens) : 0.0;
+  double prompt_s = 0, completion_s = 0;
+  uint64_t prompt_tokens = 0;
+  for (size_t i = 0; i < out.scheduled.size() && i < split.size(); ++i) {
+    LiveRequest* r = by_seq_.at(out.scheduled[i].seq).first;
+    r->usage.cost.prompt_seconds += split[i].first;
+    r->usage.cost.completion_seconds += split[i].second;
+    r->usage.cost.quantization_saved_bytes += saved_per_token * double(out.scheduled[i].n_new_tokens);
+    prompt_s += split[i].first;
+    completion_s += split[i].second;
+    prompt_tokens += uint64_t(step_shares_[i].prompt_tokens);
+  }
+  metrics.busy_prompt_seconds.fetch_add(prompt_s);
+  metrics.busy_completion_seconds.fetch_add(completion_s);
+  metrics.busy_prompt_tokens += prompt_tokens;
+  metrics.quantization_saved_bytes.fetch_add(quantization_saved_bytes_per_step_);
 }
 
 void EngineCore::fork_choices(LiveRequest& r) {
@@ -372,6 +410,13 @@ void EngineCore::complete_request(LiveRequest& r, const std::string& error, std:
   const auto now = EngineClock::now();
   const ChoiceState& first = *r.choices[0];
   r.usage.cached_tokens = first.seq.n_cached_tokens;
+  // Cached prompt tokens are priced at the engine's measured seconds per prefill token so far.
+  const uint64_t prompt_tokens_computed = metrics.busy_prompt_tokens.load();
+  if (r.usage.cached_tokens > 0 && prompt_tokens_computed > 0) {
+    r.usage.cost.prefix_cache_saved_seconds =
+        double(r.usage.cached_tokens) * metrics.busy_prompt_seconds.load() / double(prompt_tokens_computed);
+    metrics.prefix_cache_saved_seconds.fetch_add(r.usage.cost.prefix_cache_saved_seconds);
+  }
   ev.usage = r.usage;
   metrics.prompt_tokens += uint64_t(r.usage.prompt_tokens);
   metrics.e2e_request_latency.observe(seconds_between(r.arrival, now));

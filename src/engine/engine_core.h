@@ -75,6 +75,8 @@ class EngineCore {
   void step();
   void build_batch(const SchedulerOutput& out);
   void sample_and_stream(const SchedulerOutput& out);
+  // Shares the step's wall time so far among its sequences by tokens (engine/cost.h).
+  void charge_step(const SchedulerOutput& out);
   // n > 1: the other choices join as forks of the parent (sharing its blocks) after its prefill.
   void fork_choices(LiveRequest& r);
   // Samples one token for choice c from logits (modified in place), appends it and records the
@@ -101,6 +103,9 @@ class EngineCore {
 
   ForwardBatch batch_;
   std::vector<float> logits_;  // [rows that sample, vocab]
+  EngineClock::time_point step_start_;
+  std::vector<StepShare> step_shares_;     // per scheduled sequence of the step, from build_batch
+  double quantization_saved_bytes_per_step_ = 0;  // F16 bytes of the matrices - their bytes here
 
   std::mutex inbox_mu_;
   std::condition_variable inbox_cv_;

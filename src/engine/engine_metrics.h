@@ -54,6 +54,13 @@ struct EngineMetrics {
   std::atomic<uint64_t> generation_tokens{0};
   std::atomic<uint64_t> preemptions{0};
   std::atomic<uint64_t> steps{0};
+  // Cost accounting (engine/cost.h): busy seconds by phase (step wall time, shared out by tokens),
+  // and the savings: prefix-cache seconds not spent, weight bytes quantization did not read.
+  std::atomic<double> busy_prompt_seconds{0};
+  std::atomic<double> busy_completion_seconds{0};
+  std::atomic<uint64_t> busy_prompt_tokens{0};  // tokens of the prompt phase the busy time computed
+  std::atomic<double> prefix_cache_saved_seconds{0};
+  std::atomic<double> quantization_saved_bytes{0};
 
   // Finished requests by finish reason ("stop", "length", "abort", "error").
   void count_finished(const std::string& reason);

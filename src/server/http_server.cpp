@@ -252,7 +252,7 @@ void OpenAiServer::install_routes() {
   });
   http_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     const std::string text =
-        ready_.load(std::memory_order_acquire) ? render_engine_metrics(engine_->metrics()) : "";
+        ready_.load(std::memory_order_acquire) ? render_engine_metrics(engine_->metrics(), engine_->config().cost) : "";
     res.set_content(text, kPrometheusContentType);
   });
   const auto model_card = [this] {
@@ -293,6 +293,7 @@ void OpenAiServer::handle_generate(const httplib::Request& req, httplib::Respons
     meta.created = int64_t(std::time(nullptr));
     meta.model = options_.served_model_name;
     meta.logprobs = parsed.generate.top_logprobs >= 0;
+    meta.cost = engine_->config().cost;
     parsed.generate.request_id = meta.id;
     std::shared_ptr<RequestStream> stream = engine_->add_request(parsed.generate);
     if (parsed.stream)

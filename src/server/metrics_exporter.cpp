@@ -4,7 +4,7 @@
 
 namespace tokenmill::server {
 
-std::string render_engine_metrics(const EngineMetrics& m) {
+std::string render_engine_metrics(const EngineMetrics& m, const CostRates& rates) {
   PrometheusText out;
   out.gauge("tokenmill_requests_running", "Requests whose sequences are scheduled (prefill or decode).",
             double(m.requests_running.load()));
@@ -31,6 +31,31 @@ std::string render_engine_metrics(const EngineMetrics& m) {
               double(m.preemptions.load()));
   out.counter("tokenmill_engine_steps_total", "Engine steps (one forward batch each).",
               double(m.steps.load()));
+
+  // Cost accounting: every step's wall time shared out to its requests by tokens (engine/cost.h).
+  const double prompt_s = m.busy_prompt_seconds.load(), completion_s = m.busy_completion_seconds.load();
+  out.labelled("tokenmill_busy_seconds_total", "counter",
+               "Engine step time shared out to requests by the tokens they processed, by phase.",
+               {{{{"phase", "prompt"}}, prompt_s}, {{{"phase", "completion"}}, completion_s}});
+  if (rates.price_per_hour > 0)
+    out.labelled("tokenmill_cost_usd_total", "counter", "Busy time priced at --price-per-hour, by phase.",
+                 {{{{"phase", "prompt"}}, rates.usd(prompt_s)}, {{{"phase", "completion"}}, rates.usd(completion_s)}});
+  if (rates.power_watts > 0)
+    out.counter("tokenmill_energy_joules_total", "Busy time x --power-watts.", rates.joules(prompt_s + completion_s));
+  const double prefix_s = m.prefix_cache_saved_seconds.load(), quant_bytes = m.quantization_saved_bytes.load();
+  out.counter("tokenmill_prefix_cache_seconds_saved_total",
+              "Prefill time not spent on prompt tokens served from the prefix cache (at the measured seconds per "
+              "prefill token).",
+              prefix_s);
+  out.counter("tokenmill_quantization_bytes_not_moved_total",
+              "Weight bytes not read thanks to quantization: F16 bytes of the matrices minus theirs, per step.",
+              quant_bytes);
+  if (rates.price_per_hour > 0) {
+    std::vector<std::pair<PrometheusLabels, double>> saved = {{{{"source", "prefix_cache"}}, rates.usd(prefix_s)}};
+    if (rates.bandwidth_bytes_per_s > 0)
+      saved.push_back({{{"source", "quantization"}}, rates.usd(quant_bytes / rates.bandwidth_bytes_per_s)});
+    out.labelled("tokenmill_savings_usd_total", "counter", "Savings priced at --price-per-hour, by source.", saved);
+  }
 
   // The usual reasons are always present, so a rate() over them exists before the first request.
   std::map<std::string, uint64_t> finished = m.finished_by_reason();

@@ -2,10 +2,12 @@
 #pragma once
 #include <string>
 
+#include "engine/cost.h"
 #include "engine/engine_metrics.h"
 
 namespace tokenmill::server {
 
-std::string render_engine_metrics(const EngineMetrics& metrics);
+// With cost rates enabled, busy time is also exported priced (USD, joules), and so are the savings.
+std::string render_engine_metrics(const EngineMetrics& metrics, const CostRates& rates = {});
 
 }  // namespace tokenmill::server

@@ -62,11 +62,32 @@ std::string_view finish_reason_text(FinishReason reason) {
   return "stop";
 }
 
-json usage_json(const Usage& usage) {
-  return {{"prompt_tokens", usage.prompt_tokens},
-          {"completion_tokens", usage.completion_tokens},
-          {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
-          {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
+json usage_json(const Usage& usage, const CostRates& rates) {
+  json u = {{"prompt_tokens", usage.prompt_tokens},
+            {"completion_tokens", usage.completion_tokens},
+            {"total_tokens", usage.prompt_tokens + usage.completion_tokens},
+            {"prompt_tokens_details", {{"cached_tokens", usage.cached_tokens}}}};
+  if (!rates.enabled()) return u;
+  const RequestCost& c = usage.cost;
+  const double quant_seconds =
+      rates.bandwidth_bytes_per_s > 0 ? c.quantization_saved_bytes / rates.bandwidth_bytes_per_s : 0.0;
+  json cost = {{"prompt_seconds", c.prompt_seconds}, {"completion_seconds", c.completion_seconds}};
+  if (rates.price_per_hour > 0) {
+    cost["usd"] = rates.usd(c.seconds());
+    cost["prompt_usd"] = rates.usd(c.prompt_seconds);
+    cost["completion_usd"] = rates.usd(c.completion_seconds);
+  }
+  if (rates.power_watts > 0) cost["energy_joules"] = rates.joules(c.seconds());
+  json savings = {{"prefix_cache_seconds", c.prefix_cache_saved_seconds},
+                  {"quantization_bytes", c.quantization_saved_bytes}};
+  if (rates.bandwidth_bytes_per_s > 0) savings["quantization_seconds"] = quant_seconds;
+  if (rates.price_per_hour > 0) {
+    savings["prefix_cache_usd"] = rates.usd(c.prefix_cache_saved_seconds);
+    if (rates.bandwidth_bytes_per_s > 0) savings["quantization_usd"] = rates.usd(quant_seconds);
+  }
+  cost["savings"] = std::move(savings);
+  u["cost"] = std::move(cost);
+  return u;
 }
 
 json LogprobsBuilder::append(const std::vector<TokenLogprob>& tokens) {
@@ -133,7 +154,7 @@ json CompletionCollector::response(const Usage& usage) const {
   }
   return {{"id", meta_.id},           {"object", object_name(meta_.endpoint, false)},
           {"created", meta_.created}, {"model", meta_.model},
-          {"choices", choices},       {"usage", usage_json(usage)}};
+          {"choices", choices},       {"usage", usage_json(usage, meta_.cost)}};
 }
 
 ChunkStreamer::ChunkStreamer(ResponseMeta meta, int32_t n, bool include_usage, const Tokenizer& tokenizer)
@@ -189,7 +210,7 @@ std::string ChunkStreamer::on_event(const RequestEvent& event) {
     if (include_usage_) {
       json chunk = chunk_header();
       chunk["choices"] = json::array();
-      chunk["usage"] = usage_json(event.usage);
+      chunk["usage"] = usage_json(event.usage, meta_.cost);
       out += sse_event(chunk);
     }
     out += sse_done();

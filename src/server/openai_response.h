@@ -22,11 +22,15 @@ struct ResponseMeta {
   int64_t created = 0;    // Unix seconds
   std::string model;      // served model name
   bool logprobs = false;  // the request asked for logprobs
+  CostRates cost;         // enabled: usage carries a "cost" object
 };
 
 // Eos/Stop -> "stop", Length/ContextFull -> "length", Cancelled -> "abort".
 std::string_view finish_reason_text(FinishReason reason);
-nlohmann::ordered_json usage_json(const Usage& usage);
+// OpenAI's usage object; with cost rates enabled, plus "cost": the request's share of the engine's
+// busy time (prompt / completion seconds), its price and energy, and what the prefix cache and
+// weight quantization saved it (engine/cost.h).
+nlohmann::ordered_json usage_json(const Usage& usage, const CostRates& rates = {});
 
 // Per-choice logprob bookkeeping in the endpoint's shape: completions want parallel arrays
 // (tokens, token_logprobs, top_logprobs, text_offset), chat wants a list of {token, logprob,

@@ -208,5 +208,62 @@ TEST(Engine, RejectsWhatCannotRun) {
   }
 }
 
+// Cost accounting (engine/cost.h): every step's time goes to the requests in it, by tokens, so the
+// costs of concurrent requests add up to the engine's busy time; n > 1 and preemption included.
+TEST(EngineCost, ConcurrentRequestCostsAddUpToBusyTime) {
+  LoadedModel m = load_model(fixture_model());
+  EngineConfig c = small_config();
+  c.cost.price_per_hour = 3.6;  // $0.001 per second
+  c.cost.power_watts = 100;
+  const auto start = std::chrono::steady_clock::now();
+  double request_seconds = 0, prompt_seconds = 0;
+  {
+    Engine e(m, c);
+    std::vector<std::shared_ptr<RequestStream>> streams;
+    for (int i = 0; i < 6; ++i) {
+      GenerateRequest r = greedy("r" + std::to_string(i), prompt_of(i, 10 + 25 * i), 12);
+      if (i == 5) r.n = 3;
+      streams.push_back(e.add_request(r));
+    }
+    std::vector<Collected> got;
+    for (size_t i = 0; i < streams.size(); ++i) got.push_back(collect(*streams[i], i == 5 ? 3 : 1));
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    for (const Collected& g : got) {
+      ASSERT_EQ(g.error, "");
+      EXPECT_GT(g.usage.cost.prompt_seconds, 0);
+      EXPECT_GT(g.usage.cost.completion_seconds, 0);
+      request_seconds += g.usage.cost.seconds();
+      prompt_seconds += g.usage.cost.prompt_seconds;
+    }
+    const EngineMetrics& mt = e.metrics();
+    const double busy = mt.busy_prompt_seconds.load() + mt.busy_completion_seconds.load();
+    EXPECT_NEAR(request_seconds, busy, 1e-9 * busy);
+    EXPECT_NEAR(prompt_seconds, mt.busy_prompt_seconds.load(), 1e-9 * busy);
+    EXPECT_GT(busy, 0);
+    EXPECT_LE(busy, elapsed);  // step times are disjoint slices of the run
+    EXPECT_DOUBLE_EQ(c.cost.usd(request_seconds), request_seconds * 0.001);
+    // F32 fixture weights: no bytes saved by quantization.
+    EXPECT_EQ(got[0].usage.cost.quantization_saved_bytes, 0);
+  }
+}
+
+TEST(EngineCost, PrefixCacheSavingsArePricedAtMeasuredPrefillSpeed) {
+  LoadedModel m = load_model(fixture_model());
+  Engine e(m, small_config());
+  const std::vector<int32_t> prompt = prompt_of(7, 96);
+  const Collected cold = collect(*e.add_request(greedy("cold", prompt, 4)));
+  const Collected warm = collect(*e.add_request(greedy("warm", prompt, 4)));
+  ASSERT_EQ(cold.error, "");
+  ASSERT_EQ(warm.error, "");
+  EXPECT_EQ(cold.usage.cost.prefix_cache_saved_seconds, 0);
+  ASSERT_GT(warm.usage.cached_tokens, 0);
+  const EngineMetrics& mt = e.metrics();
+  const double per_token = (cold.usage.cost.prompt_seconds + warm.usage.cost.prompt_seconds) /
+                           double(mt.busy_prompt_tokens.load());
+  EXPECT_NEAR(warm.usage.cost.prefix_cache_saved_seconds, warm.usage.cached_tokens * per_token, 1e-9);
+  EXPECT_LT(warm.usage.cost.prompt_seconds, cold.usage.cost.prompt_seconds);
+  EXPECT_DOUBLE_EQ(mt.prefix_cache_saved_seconds.load(), warm.usage.cost.prefix_cache_saved_seconds);
+}
+
 }  // namespace
 }  // namespace tokenmill

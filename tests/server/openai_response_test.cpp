@@ -21,7 +21,7 @@ const Tokenizer& tok() {
 
 ResponseMeta meta(Endpoint endpoint, bool logprobs = false) {
   return ResponseMeta{endpoint, endpoint == Endpoint::Completions ? "cmpl-1" : "chatcmpl-1", 1700000000,
-                      "tiny", logprobs};
+                      "tiny", logprobs, {}};
 }
 
 ChoiceDelta delta(int32_t index, std::string text, std::optional<FinishReason> finish = std::nullopt) {
@@ -70,7 +70,7 @@ TEST(CompletionCollector, TextCompletionShape) {
   RequestEvent e2;
   e2.deltas = {delta(1, "ld", FinishReason::Length), delta(0, "lo", FinishReason::Eos)};
   e2.done = true;
-  e2.usage = {10, 4, 6};
+  e2.usage = {10, 4, 6, {}};
   c.add(e1);
   c.add(e2);
   const json r = c.response(e2.usage);
@@ -167,7 +167,7 @@ TEST(ChunkStreamer, ChatStreamWithUsage) {
   RequestEvent e2;
   e2.deltas = {delta(0, "", FinishReason::Length)};
   e2.done = true;
-  e2.usage = {3, 2, 0};
+  e2.usage = {3, 2, 0, {}};
   text += s.on_event(e2);
   const std::vector<std::string> payloads = sse_payloads(text);
   ASSERT_EQ(payloads.size(), 5u);
