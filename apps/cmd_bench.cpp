@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "engine/bench_diagnosis.h"
 #include "core/error.h"
 #include "engine/model_bench.h"
 #include "engine/model_loader.h"
@@ -37,11 +38,15 @@ void bench_model(const BenchFlags& f) {
     std::fprintf(stderr, "bench: %s\n", line.c_str());
   });
   r.model_path = f.model;
+  const std::vector<PhaseDiagnosis> diagnosis = diagnose_bench(r);
   if (f.json) {
-    std::printf("%s\n", bench_to_json(r).dump(2).c_str());
+    nlohmann::json j = bench_to_json(r);
+    j["diagnosis"] = diagnosis_to_json(diagnosis);
+    std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("%s", format_bench_markdown(r).c_str());
     if (r.profile) std::printf("\n%s", format_bench_profile(r).c_str());
+    if (!diagnosis.empty()) std::printf("\n%s", format_diagnosis(diagnosis).c_str());
   }
   std::fflush(stdout);
 }

@@ -176,10 +176,16 @@ ModelWork model_work(const ModelWeights& w) {
   };
   int64_t vector_params = int64_t(w.output_norm.size() + w.rope_freq_factors.size());
   for (const LayerWeights& L : w.layers) {
-    for (const MatrixRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+    const std::pair<const MatrixRef*, OpKind> matrices[] = {
+        {&L.wq, OpKind::MatmulQkv},      {&L.wk, OpKind::MatmulQkv}, {&L.wv, OpKind::MatmulQkv},
+        {&L.wo, OpKind::MatmulOut},      {&L.w_gate, OpKind::MatmulGateUp}, {&L.w_up, OpKind::MatmulGateUp},
+        {&L.w_down, OpKind::MatmulDown}};
+    for (const auto& [m, op] : matrices) {
       add_matrix(*m, true);
       work.layer_matmul_params += m->rows * m->cols;
       work.decode_bytes_per_token += double(m->nbytes());
+      work.decode_bytes_by_op[size_t(op)] += double(m->nbytes());
+      work.matmul_ops_by_op[size_t(op)] += 2.0 * double(m->rows * m->cols);
     }
     for (const std::vector<float>* v : {&L.attn_norm, &L.bq, &L.bk, &L.bv, &L.q_norm, &L.k_norm, &L.ffn_norm})
       vector_params += int64_t(v->size());
@@ -189,6 +195,8 @@ ModelWork model_work(const ModelWeights& w) {
   work.n_params += w.token_embd.rows * w.token_embd.cols + vector_params;
   work.lm_head_params = w.output.rows * w.output.cols;
   work.decode_bytes_per_token += double(w.output.nbytes()) + double(w.token_embd.row_bytes());
+  work.decode_bytes_by_op[size_t(OpKind::LmHead)] = double(w.output.nbytes());
+  work.matmul_ops_by_op[size_t(OpKind::LmHead)] = 2.0 * double(work.lm_head_params);
   work.prefill_ops_per_token = 2.0 * double(work.layer_matmul_params);
   work.float_weights = all_float;
 

@@ -9,6 +9,7 @@
 //   tgN: N forward passes of one token each at positions 0..N-1, logits every step, after one
 //        unmeasured single-token forward.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -56,6 +57,9 @@ struct ModelWork {
   // Matmul ops of a prefill token: 2 * layer_matmul_params (multiply + add per weight). A pp
   // test adds 2 * lm_head_params once (logits of the last token only). Attention is not counted.
   double prefill_ops_per_token = 0;
+  // The same split by the op that does the work (matmul ops and lm_head; 0 for the others).
+  std::array<double, kOpKindCount> decode_bytes_by_op{};
+  std::array<double, kOpKindCount> matmul_ops_by_op{};  // 2 x params per token
 };
 ModelWork model_work(const ModelWeights& weights);
 
