@@ -67,5 +67,6 @@ void add_bench_serve_command(CLI::App& bench);
 void add_quantize_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_cost_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 }  // namespace tokenmill::cli

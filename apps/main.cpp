@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   tokenmill::cli::add_bench_command(app);
   tokenmill::cli::add_plan_command(app);
   tokenmill::cli::add_cost_command(app);
+  tokenmill::cli::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

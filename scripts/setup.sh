@@ -9,6 +9,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-pip prometheus
+  chromium  # headless check of `tokenmill report` pages (python/tests/test_report_cli.py)
   g++-aarch64-linux-gnu qemu-user  # the aarch64 edge build's kernel tests (scripts/test_aarch64.sh)
 )
 
