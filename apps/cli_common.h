@@ -64,6 +64,8 @@ void add_serve_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 // `bench serve`, installed under the `bench` command by add_bench_command.
 void add_bench_serve_command(CLI::App& bench);
+// `bench ablate`, installed under the `bench` command by add_bench_command.
+void add_bench_ablate_command(CLI::App& bench);
 void add_quantize_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_cost_command(CLI::App& app);

@@ -79,6 +79,7 @@ void add_bench_command(CLI::App& app) {
   bench->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
   add_activations_option(*bench, f->activations);
   add_bench_serve_command(*bench);
+  add_bench_ablate_command(*bench);
   bench->callback([f, bench] {
     if (!bench->get_subcommands().empty()) return;  // `bench serve` ran instead
     bench_model(*f);

@@ -184,6 +184,9 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
   add_activations_option(*cmd, f->activations);
+  cmd->add_flag("--static-batching", f->engine.static_batching,
+                "Turn continuous batching off: new requests wait until the running batch has finished "
+                "(a baseline for `bench ablate`)");
   cmd->add_flag("--no-prefix-caching", f->no_prefix_caching,
                 "Do not reuse KV blocks of identical prompt prefixes");
   cmd->add_flag("--priority-scheduling", f->engine.priority_scheduling,

@@ -74,3 +74,33 @@ def test_report_bad_input(run_cli, tmp_path):
     good.write_text(run_cli("plan", "-m", "tokenmill-draft", "--hardware", "L4", "--json").stdout)
     r = run_cli("report", good, "-o", tmp_path / "no" / "dir" / "r.html")
     assert r.returncode == 1 and "cannot be written" in r.stderr
+
+
+def test_bench_ablate_runs_each_configuration_and_feeds_the_report(run_cli, tmp_path):
+    out = tmp_path / "ablate.json"
+    r = run_cli("bench", "ablate", "-m", MODEL, "-c", 2, "-n", 4, "--input-len", 48, "--output-len", 6,
+                "--shared-prefix-len", 32, "-t", 2, "-o", out, timeout=300)
+    assert r.returncode == 0, r.stderr
+    j = json.loads(out.read_text())
+    assert j["kind"] == "tokenmill-ablation"
+    runs = {run["name"]: run for run in j["runs"]}
+    measured = ["all on", "no weight quantization", "no prefix cache", "no chunked prefill", "no continuous batching"]
+    for name in measured:
+        assert runs[name]["output_token_throughput"] > 0, name
+        assert runs[name]["failed_requests"] == 0
+        assert runs[name]["memory_mb"] > 0
+    # The F16 original holds more weight bytes than its Q8_0 copy.
+    assert runs["no weight quantization"]["memory_mb"] > runs["all on"]["memory_mb"] + 5
+    assert "--static-batching" in runs["no continuous batching"]["serve_args"]
+    assert "skipped" in runs["no flash attention"] and "skipped" in runs["no speculative decoding"]
+    assert "| no continuous batching |" in r.stdout
+    page = tmp_path / "ablate.html"
+    assert run_cli("report", out, "-o", page).returncode == 0
+    assert 'data-charts="5"' in page.read_text()
+
+
+def test_bench_ablate_bad_arguments(run_cli, tmp_path):
+    r = run_cli("bench", "ablate", "-m", MODEL, "--quant", "Q9_9", "-n", 1)
+    assert r.returncode == 1 and "--quant 'Q9_9' is not a scheme" in r.stderr
+    r = run_cli("bench", "ablate", "-m", tmp_path / "missing.gguf", "-n", 1)
+    assert r.returncode == 1 and "does not exist" in r.stderr

@@ -36,6 +36,7 @@ struct EngineConfig {
   int32_t max_queued_requests = 256;    // waiting beyond this -> RequestRejected::QueueFull
   bool enable_prefix_caching = true;
   bool priority_scheduling = false;     // false: FCFS; true: lower `priority` value first, then FCFS
+  bool static_batching = false;         // admit only between batches (SchedulerConfig::static_batches)
   CostRates cost;                       // prices of busy time (engine/cost.h); all 0: usage has no cost
 };
 

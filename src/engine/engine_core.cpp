@@ -43,7 +43,8 @@ EngineCore::EngineCore(LoadedModel& model, const EngineConfig& config, int32_t m
       // Admission (429) happens in Engine::add_request over waiting + running; every request it
       // accepts must find room in the scheduler's waiting queue.
       scheduler_(SchedulerConfig{config.max_num_batched_tokens, config.max_num_seqs,
-                                 config.max_queued_requests + config.max_num_seqs, config.priority_scheduling},
+                                 config.max_queued_requests + config.max_num_seqs, config.priority_scheduling,
+                                 config.static_batching},
                  blocks_),
       seed_rng_(fresh_seed()) {
   llama_ = std::make_unique<LlamaModel>(model.config, model.weights, config.max_num_batched_tokens);

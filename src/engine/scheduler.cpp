@@ -125,7 +125,10 @@ SchedulerOutput Scheduler::schedule() {
   int32_t budget = config_.max_num_batched_tokens;
   schedule_running(out, budget);
   // Memory is short when something had to be preempted: admitting now would only thrash.
-  if (out.preempted.empty()) admit_waiting(out, budget);
+  bool batch_open = true;
+  if (config_.static_batches)
+    for (const Sequence* s : running_) batch_open = batch_open && s->n_computed_tokens < s->n_prompt_tokens;
+  if (out.preempted.empty() && batch_open) admit_waiting(out, budget);
   out.n_batched_tokens = config_.max_num_batched_tokens - budget;
   return out;
 }

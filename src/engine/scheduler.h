@@ -26,6 +26,10 @@ struct SchedulerConfig {
   int32_t max_num_seqs = 64;             // running sequences (fork may exceed it, see fork())
   int32_t max_queued = 256;              // waiting sequences; add() beyond -> QueueFull
   bool priority = false;                 // false: FCFS; true: lower Sequence::priority first, then FCFS
+  // Static batching, the baseline continuous batching is measured against (`bench ablate`): a
+  // batch is admitted while none of its sequences decodes yet, then runs until every one of them
+  // finished; requests arriving meanwhile wait.
+  bool static_batches = false;
 };
 
 enum class AddResult {

@@ -44,6 +44,29 @@ TEST(Scheduler, LongPromptRunsInChunksBesideDecodes) {
   EXPECT_EQ(e.kv_mismatches, 0);
 }
 
+TEST(Scheduler, StaticBatchesAdmitOnlyBetweenBatches) {
+  SchedulerConfig c = config(64, 8);
+  c.static_batches = true;
+  FakeEngine e(c, 64, 4, false);
+  Sequence* a = e.add_new(tokens_from(0, 4), 4 + 6);   // 6 tokens to generate
+  Sequence* b = e.add_new(tokens_from(50, 4), 4 + 2);  // 2 tokens to generate
+  SchedulerOutput out = e.step();
+  ASSERT_EQ(out.scheduled.size(), 2u);  // both form the batch
+  e.add_new(tokens_from(100, 4), 8);    // arrives while the batch decodes
+  while (a->status != SequenceStatus::Finished) {
+    out = e.step();
+    for (const ScheduledSequence& s : out.scheduled) EXPECT_TRUE(s.seq == a || s.seq == b);
+    EXPECT_EQ(e.scheduler.n_waiting(), 1u);
+  }
+  EXPECT_EQ(b->status, SequenceStatus::Finished);
+  out = e.step();  // the batch is done: the waiting request starts the next one
+  ASSERT_EQ(out.scheduled.size(), 1u);
+  EXPECT_EQ(e.scheduler.n_waiting(), 0u);
+  e.run_until_idle(100);
+  EXPECT_EQ(e.finished.size(), 3u);
+  EXPECT_EQ(e.blocks.n_used_blocks(), 0);
+}
+
 TEST(Scheduler, MaxNumSeqsBoundsRunning) {
   FakeEngine e(config(64, 2), 64, 4, false);
   for (int i = 0; i < 4; ++i) e.add_new(tokens_from(10 * i, 3), 6);
