@@ -66,6 +66,8 @@ void serve(ServeFlags f) {
   // wait in the listener's queue.
   f.server.http_threads = std::max(8, f.engine.max_num_seqs + std::min(f.engine.max_queued_requests, 64) + 4);
 
+  // The limits /debug/profile compares the steps with (about a second of probes).
+  if (f.engine.profile) f.server.profile_limits = kernels::measure_machine_limits(f.engine.threads);
   std::optional<LoadedModel> model;
   std::unique_ptr<Engine> engine;
   server::OpenAiServer http(f.server);
@@ -184,6 +186,9 @@ void add_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
   add_activations_option(*cmd, f->activations);
+  cmd->add_flag("--profile", f->engine.profile,
+                "Time every op of every step; GET /debug/profile classifies the steps (memory-, compute- or "
+                "overhead-bound) against this machine's measured limits");
   cmd->add_flag("--static-batching", f->engine.static_batching,
                 "Turn continuous batching off: new requests wait until the running batch has finished "
                 "(a baseline for `bench ablate`)");

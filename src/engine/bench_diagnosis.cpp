@@ -90,7 +90,72 @@ std::string advise(const PhaseDiagnosis& d, const ModelBenchResult& r) {
   return "";
 }
 
+Bound classify(double bandwidth_fraction, double compute_fraction) {
+  if (std::max(bandwidth_fraction, compute_fraction) < kBoundThreshold) return Bound::Overhead;
+  return bandwidth_fraction >= compute_fraction ? Bound::Memory : Bound::Compute;
+}
+
 }  // namespace
+
+PhaseDiagnosis diagnose_serving(const ServingProfile& p, const ModelWork& w, const kernels::MachineLimits& limits,
+                                bool int8) {
+  PhaseDiagnosis d;
+  d.phase = "serving";
+  d.peak_name = int8 ? "int8" : "f32";
+  const double bw = limits.read_bw_gbs * 1e9, peak = (int8 ? limits.int8_gops : limits.f32_gflops) * 1e9;
+  if (p.busy_seconds <= 0 || bw <= 0 || peak <= 0) {
+    d.advice = "no steps profiled yet";
+    return d;
+  }
+  const double weight_bytes = w.decode_bytes_per_token;  // read once per step whatever its tokens
+  d.bandwidth_fraction = double(p.steps) * weight_bytes / p.busy_seconds / bw;
+  d.compute_fraction = double(p.tokens) * 2.0 * double(w.layer_matmul_params + w.lm_head_params) / p.busy_seconds / peak;
+  d.bound = classify(d.bandwidth_fraction, d.compute_fraction);
+  double work_s = 0;
+  for (size_t k = 0; k < kOpKindCount; ++k) {
+    if (p.ops.calls[k] == 0) continue;
+    const OpKind kind = OpKind(k);
+    const double s = p.ops.seconds[k];
+    OpDiagnosis o;
+    o.op = std::string(op_kind_name(kind));
+    o.share = s / p.busy_seconds;
+    if (is_matmul(kind) && s > 0) {
+      const double mem = w.decode_bytes_by_op[k] * double(p.steps) / s / bw;
+      const double tokens = kind == OpKind::LmHead ? double(p.steps) : double(p.tokens);  // logits rows ~ steps
+      const double comp = w.matmul_ops_by_op[k] * tokens / s / peak;
+      o.roof_fraction = std::max(mem, comp);
+      o.bound = o.roof_fraction < kOpRoofThreshold ? "below roof" : mem >= comp ? "memory" : "compute";
+      work_s += s;
+    } else if (kind == OpKind::Attention) {
+      o.bound = "attention";
+      work_s += s;
+    } else {
+      o.bound = "overhead";
+    }
+    d.ops.push_back(std::move(o));
+  }
+  std::stable_sort(d.ops.begin(), d.ops.end(), [](const OpDiagnosis& a, const OpDiagnosis& b) { return a.share > b.share; });
+  d.overhead_share = std::max(0.0, 1.0 - work_s / p.busy_seconds);
+  const double tokens_per_step = double(p.tokens) / double(std::max<uint64_t>(p.steps, 1));
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " (%.1f tokens per step on average)", tokens_per_step);
+  switch (d.bound) {
+    case Bound::Memory:
+      d.advice = "serving is memory-bound at " + pct(d.bandwidth_fraction) + " of read bandwidth" + buf +
+                 ": more concurrent requests per step (--max-num-seqs) or fewer bits per weight";
+      break;
+    case Bound::Compute:
+      d.advice = "serving is compute-bound at " + pct(d.compute_fraction) + " of the " + d.peak_name + " peak" + buf +
+                 ": int8 weights/activations or more cores; larger batches no longer help";
+      break;
+    case Bound::Overhead:
+      d.advice = "serving is overhead-bound (" + pct(d.bandwidth_fraction) + " of bandwidth, " +
+                 pct(d.compute_fraction) + " of the " + d.peak_name + " peak)" + buf +
+                 ": steps are small or idle-heavy; batch more requests per step";
+      break;
+  }
+  return d;
+}
 
 const char* bound_name(Bound b) {
   switch (b) {
@@ -120,10 +185,7 @@ std::vector<PhaseDiagnosis> diagnose_bench(const ModelBenchResult& r) {
       d.bandwidth_fraction = t.work_per_s / bw;
       d.compute_fraction = 2.0 * double(r.work.layer_matmul_params + r.work.lm_head_params) * t.tps.mean / peak;
     }
-    const double top = std::max(d.bandwidth_fraction, d.compute_fraction);
-    d.bound = top < kBoundThreshold ? Bound::Overhead
-              : d.bandwidth_fraction >= d.compute_fraction ? Bound::Memory
-                                                            : Bound::Compute;
+    d.bound = classify(d.bandwidth_fraction, d.compute_fraction);
     const std::optional<BenchProfile>& p = t.prefill ? r.prefill_profile : r.profile;
     if (p) d.overhead_share = attribute_ops(*p, r.work, !t.prefill, bw, peak, d.ops);
     d.advice = advise(d, r);

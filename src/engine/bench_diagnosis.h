@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
 #include "engine/model_bench.h"
 
 namespace tokenmill {
@@ -32,6 +33,13 @@ struct PhaseDiagnosis {
   std::vector<OpDiagnosis> ops;    // by time, when profiled
   std::string advice;              // one sentence
 };
+
+// The server's steps so far (serve --profile): weights are read once per step, so the bandwidth
+// reached is steps x weight bytes / busy time, and the compute reached tokens x 2 x matmul
+// params / busy time; ops by their share of the busy time, each matmul op against both roofs.
+// `int8`: quantized matrices run with int8 activations (the int8 peak applies).
+PhaseDiagnosis diagnose_serving(const ServingProfile& p, const ModelWork& work, const kernels::MachineLimits& limits,
+                                bool int8);
 
 // Empty when the limits were not measured (--no-limits).
 std::vector<PhaseDiagnosis> diagnose_bench(const ModelBenchResult& r);

@@ -81,6 +81,7 @@ int32_t Engine::max_model_len() const { return core_->max_model_len; }
 int Engine::threads() const { return core_->threads(); }
 int64_t Engine::kv_capacity_tokens() const { return int64_t(core_->n_blocks) * config_.block_size; }
 const EngineMetrics& Engine::metrics() const { return core_->metrics; }
+ServingProfile Engine::serving_profile() const { return core_->serving_profile(); }
 
 std::shared_ptr<RequestStream> Engine::add_request(GenerateRequest request) {
   if (core_->draining()) throw RequestRejected(RejectReason::ShuttingDown, "the server is shutting down");

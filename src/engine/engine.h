@@ -20,6 +20,7 @@
 #include "engine/engine_metrics.h"
 #include "engine/finish_reason.h"
 #include "engine/model_loader.h"
+#include "model/op_profile.h"
 #include "sampling/sampling_params.h"
 
 namespace tokenmill {
@@ -37,7 +38,17 @@ struct EngineConfig {
   bool enable_prefix_caching = true;
   bool priority_scheduling = false;     // false: FCFS; true: lower `priority` value first, then FCFS
   bool static_batching = false;         // admit only between batches (SchedulerConfig::static_batches)
+  bool profile = false;                 // time every op of every step (Engine::serving_profile)
   CostRates cost;                       // prices of busy time (engine/cost.h); all 0: usage has no cost
+};
+
+// What the engine did since it started, for `serve --profile` (GET /debug/profile): op timers summed
+// over every step, and the steps, tokens and busy time they took.
+struct ServingProfile {
+  OpProfile ops;
+  uint64_t steps = 0;
+  uint64_t tokens = 0;        // batched tokens (prefill chunks + decodes)
+  double busy_seconds = 0;    // the steps' wall time
 };
 
 struct GenerateRequest {
@@ -131,6 +142,8 @@ class Engine {
   const EngineMetrics& metrics() const;  // counters, gauges, histograms (thread-safe reads)
   const LoadedModel& model() const { return model_; }
   const EngineConfig& config() const { return config_; }
+  // A copy of the op profile so far (all zero unless config.profile).
+  ServingProfile serving_profile() const;
   int32_t max_model_len() const;
   int threads() const;  // compute threads of the engine's pool
   int64_t kv_capacity_tokens() const;

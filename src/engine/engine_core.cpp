@@ -66,6 +66,7 @@ EngineCore::EngineCore(LoadedModel& model, const EngineConfig& config, int32_t m
     for (const MatrixRef* m : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) add(*m);
   add(model.weights.output);
   quantization_saved_bytes_per_step_ = std::max(0.0, f16_bytes - bytes);
+  if (config.profile) llama_->set_profile(&op_profile_);
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -310,6 +311,13 @@ void EngineCore::charge_step(const SchedulerOutput& out) {
   metrics.busy_completion_seconds.fetch_add(completion_s);
   metrics.busy_prompt_tokens += prompt_tokens;
   metrics.quantization_saved_bytes.fetch_add(quantization_saved_bytes_per_step_);
+  if (config_.profile) {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    profile_snapshot_.ops = op_profile_;
+    ++profile_snapshot_.steps;
+    profile_snapshot_.tokens += uint64_t(out.n_batched_tokens);
+    profile_snapshot_.busy_seconds += seconds;
+  }
 }
 
 void EngineCore::fork_choices(LiveRequest& r) {

@@ -63,6 +63,10 @@ class EngineCore {
   size_t n_pending() const { return pending_.load(); }  // queued or running requests
   bool draining() const { return draining_.load(); }
   int threads() const { return pool_.size(); }
+  ServingProfile serving_profile() const {
+    std::lock_guard<std::mutex> lock(profile_mu_);
+    return profile_snapshot_;
+  }
 
   EngineMetrics metrics;
   const int32_t max_model_len;
@@ -106,6 +110,9 @@ class EngineCore {
   EngineClock::time_point step_start_;
   std::vector<StepShare> step_shares_;     // per scheduled sequence of the step, from build_batch
   double quantization_saved_bytes_per_step_ = 0;  // F16 bytes of the matrices - their bytes here
+  OpProfile op_profile_;                   // attached to the model when config.profile
+  mutable std::mutex profile_mu_;
+  ServingProfile profile_snapshot_;        // copied from op_profile_ after each step
 
   std::mutex inbox_mu_;
   std::condition_variable inbox_cv_;

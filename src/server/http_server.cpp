@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "server/api_error.h"
+#include "engine/bench_diagnosis.h"
 #include "server/metrics_exporter.h"
 #include "server/prometheus_text.h"
 #include "server/sse.h"
@@ -116,7 +117,8 @@ bool pump_stream(StreamState& st, httplib::DataSink& sink) {
 // The method a known path answers to, or null for a path this server does not have.
 const char* route_method(const std::string& path) {
   if (path == "/v1/completions" || path == "/v1/chat/completions") return "POST";
-  if (path == "/v1/models" || path.rfind("/v1/models/", 0) == 0 || path == "/health" || path == "/metrics")
+  if (path == "/v1/models" || path.rfind("/v1/models/", 0) == 0 || path == "/health" || path == "/metrics" ||
+      path == "/debug/profile")
     return "GET";
   return nullptr;
 }
@@ -262,6 +264,26 @@ void OpenAiServer::install_routes() {
                 {"owned_by", "tokenmill"},
                 {"max_model_len", ready_.load(std::memory_order_acquire) ? engine_->max_model_len() : 0}};
   };
+  // Where the engine's time goes (serve --profile): op shares, and the steps classified against
+  // this machine's limits with one sentence of advice (engine/bench_diagnosis.h).
+  http_->Get("/debug/profile", [this](const httplib::Request&, httplib::Response& res) {
+    if (!ready_.load(std::memory_order_acquire)) return write_json(res, 503, {{"status", "loading"}});
+    if (!engine_->config().profile || !options_.profile_limits)
+      return write_error(res, ApiError(404, "invalid_request_error",
+                                       "profiling is off: start tokenmill serve with --profile"));
+    const ServingProfile p = engine_->serving_profile();
+    const ModelWeights& weights = engine_->model().weights;
+    const ModelWork work = model_work(weights);
+    const bool int8 = !work.float_weights && activation_use(weights).int8_matrices > 0;
+    const kernels::MachineLimits& lim = *options_.profile_limits;
+    write_json(res, 200,
+               {{"steps", p.steps},
+                {"tokens", p.tokens},
+                {"busy_seconds", p.busy_seconds},
+                {"limits", {{"read_bandwidth_gbs", lim.read_bw_gbs}, {"f32_gflops", lim.f32_gflops},
+                            {"int8_gops", lim.int8_gops}, {"threads", lim.threads}}},
+                {"diagnosis", diagnosis_to_json({diagnose_serving(p, work, lim, int8)})[0]}});
+  });
   http_->Get("/v1/models", [model_card](const httplib::Request&, httplib::Response& res) {
     write_json(res, 200, {{"object", "list"}, {"data", json::array({model_card()})}});
   });

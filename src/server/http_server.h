@@ -29,6 +29,10 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+#include <optional>
+
+#include "kernels/machine_limits.h"
+
 namespace tokenmill::server {
 
 struct ServerOptions {
@@ -38,6 +42,9 @@ struct ServerOptions {
   std::string served_model_name = "tokenmill";
   size_t max_body_bytes = size_t(1) << 20;
   int http_threads = 8;  // concurrent connections served (each stream holds one)
+  // Set with `serve --profile`: this machine's limits, against which GET /debug/profile
+  // classifies the engine's steps.
+  std::optional<kernels::MachineLimits> profile_limits;
 };
 
 class OpenAiServer {
