@@ -7,6 +7,7 @@
 
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "plan/units.h"
 #include "kernels/machine_limits.h"
 
 namespace tokenmill::plan {
@@ -45,10 +46,6 @@ std::vector<Hardware> make_table() {
   };
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
 
 // /proc/meminfo value in bytes (0 when absent).
 double meminfo_bytes(const std::string& field) {
@@ -121,7 +118,7 @@ Hardware this_machine(int threads) {
 }
 
 std::vector<Hardware> select_hardware(const std::string& spec, int threads) {
-  const std::string s = lower(spec);
+  const std::string s = lower_ascii(spec);
   if (s == "all") {
     std::vector<Hardware> all = hardware_table();
     all.push_back(this_machine(threads));
@@ -131,12 +128,12 @@ std::vector<Hardware> select_hardware(const std::string& spec, int threads) {
   std::stringstream names(spec);
   std::string name;
   while (std::getline(names, name, ',')) {
-    if (lower(name) == "this") {
+    if (lower_ascii(name) == "this") {
       out.push_back(this_machine(threads));
       continue;
     }
     auto it = std::find_if(hardware_table().begin(), hardware_table().end(),
-                           [&](const Hardware& h) { return lower(h.name) == lower(name); });
+                           [&](const Hardware& h) { return lower_ascii(h.name) == lower_ascii(name); });
     if (it == hardware_table().end()) {
       std::string known;
       for (const Hardware& h : hardware_table()) known += h.name + ", ";

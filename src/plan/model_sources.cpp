@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "plan/units.h"
 #include "formats/gguf.h"
 #include "plan/model_shape.h"
 #include "plan/presets.h"
@@ -24,10 +25,6 @@ TensorRole role_of(const std::string& name, size_t n_dims) {
   return TensorRole::Attention;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
 
 }  // namespace
 
@@ -101,7 +98,7 @@ ModelShape shape_from_gguf(const GgufFile& g) {
 
 ModelShape load_model_shape(const std::string& spec) {
   for (const Preset& p : presets())
-    if (lower(spec) == lower(std::string(p.name))) {
+    if (lower_ascii(spec) == lower_ascii(std::string(p.name))) {
       ModelShape s = shape_from_hf_config(nlohmann::json::parse(p.config_json), "preset " + std::string(p.name));
       s.name = p.name;
       s.source = "preset";

@@ -4,15 +4,12 @@
 #include <cctype>
 
 #include "core/error.h"
+#include "plan/units.h"
 #include "formats/ggml_types.h"
 
 namespace tokenmill::plan {
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
 
 bool is_float_type(uint32_t t) {
   return t == uint32_t(GgmlType::F32) || t == uint32_t(GgmlType::F16) || t == uint32_t(GgmlType::BF16);
@@ -80,7 +77,7 @@ std::string weight_format_names() {
 }
 
 WeightFormat parse_weight_format(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = lower_ascii(name);
   WeightFormat f;
   f.name = n;
   if (n == "source" || n.empty()) {
@@ -201,7 +198,7 @@ WeightBytes weight_bytes(const ModelShape& shape, const WeightFormat& format) {
 std::string kv_format_names() { return "f32, f16, bf16, fp8, int8, q8_0, q4_0"; }
 
 KvFormat parse_kv_format(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = lower_ascii(name);
   if (n == "f32") return {n, 4.0};
   if (n == "f16" || n == "bf16") return {n, 2.0};
   if (n == "fp8" || n == "int8") return {n, 1.0};

@@ -1,5 +1,7 @@
 #include "plan/units.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -43,6 +45,11 @@ std::string rate(double per_s) {
   if (per_s >= 100) return fixed(per_s, 0);
   if (per_s >= 1) return fixed(per_s, 1);
   return fixed(per_s, 3);
+}
+
+std::string lower_ascii(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
 }
 
 }  // namespace tokenmill::plan

@@ -1,5 +1,7 @@
 #include "report/svg_chart.h"
 
+#include "jinja/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -66,19 +68,7 @@ std::string legend(const Frame& f, const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string xml_escape(const std::string& s) { return jinja::text::html_escape(s); }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
   if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return {lo};

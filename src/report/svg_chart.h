@@ -39,7 +39,7 @@ std::string render_bar_chart(const BarChart& c, int width = 640, int height = 36
 
 // Ticks of a "nice" axis covering [lo, hi]: steps of 1, 2 or 5 x 10^k, about `target` of them.
 std::vector<double> nice_ticks(double lo, double hi, int target = 5);
-// Escapes &, <, >, " for SVG/HTML text.
+// Escapes &, <, >, " and ' for SVG/HTML text and attributes (the Jinja interpreter's escape).
 std::string xml_escape(const std::string& s);
 
 }  // namespace tokenmill::report
