@@ -43,6 +43,9 @@ done
 stamp "INT4 QAT"
 python3 -m demo.qat --master "$work/target/master.pt" --hf "$work/target/hf" --corpus "$work/corpus" \
   --tokenizer "$work/tokenizer" -o "$work/qat" --steps "${QAT_STEPS:-300}"
+stamp "INT4 QAT, one scale per tensor"
+python3 -m demo.qat --master "$work/target/master.pt" --hf "$work/target/hf" --corpus "$work/corpus" \
+  --tokenizer "$work/tokenizer" -o "$work/qat-tensor" --steps "${QAT_STEPS:-300}" --grid tensor
 
 stamp "report"
 python3 -m demo.report --work "$work" --models "$here/models" -o "$here/docs/demo_models_results.md"

@@ -46,8 +46,8 @@ def copy_metadata(reader: gguf.GGUFReader, writer: gguf.GGUFWriter, skip: set[st
         writer.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
 
 
-def write_q4_0(f32_gguf: Path, out: Path) -> dict[str, int]:
-    """Rewrites an f32 GGUF with Q4_0 linear weights; returns {tensor type: count}."""
+def write_q4_0(f32_gguf: Path, out: Path, grid: str = "group32") -> dict[str, int]:
+    """Rewrites an f32 GGUF with Q4_0 linear weights (q4_0.py grid); returns {tensor type: count}."""
     reader = gguf.GGUFReader(f32_gguf)
     arch = reader.fields["general.architecture"].contents()
     writer = gguf.GGUFWriter(out, arch=arch)
@@ -60,7 +60,7 @@ def write_q4_0(f32_gguf: Path, out: Path) -> dict[str, int]:
         if t.tensor_type != gguf.GGMLQuantizationType.F32:
             raise SystemExit(f"{f32_gguf}: tensor {t.name} is {t.tensor_type.name}, expected F32")
         if LINEAR.match(t.name):
-            packed = q4_0.pack(torch.from_numpy(data.reshape(data.shape[0], -1)))
+            packed = q4_0.pack(torch.from_numpy(data.reshape(data.shape[0], -1)), grid)
             writer.add_tensor(t.name, packed, raw_dtype=gguf.GGMLQuantizationType.Q4_0)
             kind = "Q4_0"
         elif t.name == "token_embd.weight":

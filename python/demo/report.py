@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     target_hf, target_gguf = a.models / "tokenmill-default-hf", a.models / "tokenmill-default.gguf"
     draft_gguf = a.models / "tokenmill-draft.gguf"
     qat, rtn = a.work / "qat" / "qat-q4_0.gguf", a.work / "qat" / "rtn-q4_0.gguf"
+    # The coarser INT4 grid (one scale per tensor, Q4_0 layout), where RTN loses measurably.
+    tensor_dir = a.work / "qat-tensor"
+    tensor_rows = [("RTN INT4 per-tensor (W4A16)", tensor_dir / "rtn-q4_0.gguf"),
+                   ("QAT INT4 per-tensor (W4A16)", tensor_dir / "qat-q4_0.gguf")]
+    tensor_rows = [(n, p) for n, p in tensor_rows if p.is_file()]
 
     res = {"ctx": a.ctx, "test_file": "corpus/test.txt", "test_tokens": len(ids)}
     res["unigram_ppl"] = unigram_ppl(tok, a.work / "corpus", perplexity.scored_targets(ids, a.ctx))
@@ -81,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
                               ("RTN INT4 (Q4_0, W4A16)", rtn, KLD(base)),
                               ("QAT INT4 (Q4_0, W4A16)", qat, KLD(base)),
                               ("QAT INT4 (Q4_0, int8 activations)", qat, KLD(base) + ("--activations", "int8")),
+                              *[(n, p, KLD(base)) for n, p in tensor_rows],
                               ("draft F16", draft_gguf, ())]:
         pj = tokenmill_ppl(path, text, a.ctx, extra)
         speed_flags = tuple(x for x in extra if x in ("--activations", "int8", "float"))
@@ -93,6 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     res["torch_vs_tokenmill_f16_rel"] = abs(res["torch_ppl_f16"] - f16) / f16
     res["torch_vs_tokenmill_qat_rel"] = abs(res["torch_ppl_qat_fakequant"] - qat_p) / qat_p
     res["qat_recovery"] = (rtn_p - qat_p) / (rtn_p - f16) if rtn_p != f16 else float("nan")
+    if len(tensor_rows) == 2:
+        t_rtn, t_qat = (rows[n]["ppl"] for n, _ in tensor_rows)
+        t_kld = [rows[n]["kld"]["mean"] for n, _ in tensor_rows]
+        res["tensor_grid"] = {"rtn_ppl": t_rtn, "qat_ppl": t_qat, "rtn_kld": t_kld[0], "qat_kld": t_kld[1],
+                              "qat_recovery": (t_rtn - t_qat) / (t_rtn - f16) if t_rtn != f16 else float("nan")}
     (a.out.with_suffix(".json")).write_text(json.dumps(res, indent=1) + "\n")
 
     lines = [
@@ -128,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
            if rtn_p > f16 + rows["F16"]["ppl_stderr"] else
            "RTN costs no perplexity that this test can resolve, so there is no RTN loss for QAT to recover: "
            "the KL divergence from F16 is the finer measure of what each INT4 model changed."),
+        *([f"- The coarser INT4 grid, one scale per tensor (stored as Q4_0 blocks that share it): RTN "
+           f"{100 * (res['tensor_grid']['rtn_ppl'] / f16 - 1):+.2f}% perplexity (KLD {res['tensor_grid']['rtn_kld']:.4f}), "
+           f"QAT {100 * (res['tensor_grid']['qat_ppl'] / f16 - 1):+.2f}% (KLD {res['tensor_grid']['qat_kld']:.4f}): "
+           f"QAT recovers {100 * res['tensor_grid']['qat_recovery']:.0f}% of the RTN loss."]
+          if "tensor_grid" in res else []),
         "- addition: share of 100 fresh three-digit sums whose greedy worked answer ends in the right result; "
         "chat facts: share of 100 chat questions (animal sounds, colors, homes) whose greedy answer names the "
         "right one (python/demo/tasks.py, `tokenmill run --batch`).",

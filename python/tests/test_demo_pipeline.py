@@ -130,6 +130,22 @@ def test_q4_0_packing_matches_the_gguf_reader():
         assert np.abs(block).max() == pytest.approx(float(w[0, g * 32:(g + 1) * 32].abs().max()), rel=1e-3)
 
 
+def test_per_tensor_grid_shares_one_scale_in_q4_0_blocks():
+    torch.manual_seed(2)
+    w = torch.randn(4, 64) * 0.1
+    w[3, 40] = -0.9   # the tensor's largest magnitude sets every block's scale
+    packed = q4_0.pack(w, "tensor")
+    d = packed.reshape(4, 2, 18)[..., :2].copy().view("<f2").astype(np.float32)
+    assert np.all(d == d.flat[0]) and d.flat[0] == np.float16(-0.9 / -8)
+    ref = gguf.quants.dequantize(packed, gguf.GGMLQuantizationType.Q4_0).reshape(4, 64)
+    assert np.array_equal(ref, q4_0.fake_quant(w, "tensor").numpy())
+    # Coarser than groups of 32: a larger error on the same weights.
+    err = lambda grid: float((q4_0.fake_quant(w, grid) - w).pow(2).mean())
+    assert err("tensor") > 2 * err("group32")
+    with pytest.raises(ValueError, match="unknown grid"):
+        q4_0.fake_quant(w, "row")
+
+
 def test_straight_through_estimator_passes_gradients():
     w = torch.randn(4, 64, requires_grad=True)
     out = q4_0.FakeQuantSTE()(w)
@@ -138,16 +154,18 @@ def test_straight_through_estimator_passes_gradients():
     assert torch.equal(w.grad, torch.arange(64.0).expand(4, 64))
 
 
-def test_qat_export_runs_in_tokenmill_as_w4a16(tiny, run_cli, tmp_path):
+@pytest.mark.parametrize("grid", q4_0.GRIDS)
+def test_qat_export_runs_in_tokenmill_as_w4a16(tiny, run_cli, tmp_path, grid):
     """Stage 1 (a few QAT steps), stage 2 (packed Q4_0 GGUF), stage 3 (tokenmill W4A16): the
-    fake-quantized PyTorch forward and tokenmill's logits agree within 1e-4 of the largest logit."""
+    fake-quantized PyTorch forward and tokenmill's logits agree within 1e-4 of the largest logit,
+    on both INT4 grids."""
     root = tiny["root"]
     m = demo_model.load_checkpoint(root / "hf")
-    qat.add_fake_quant(m)
+    qat.add_fake_quant(m, grid)
     stream = data.encode_split(tiny["tok"], root / "corpus" / "train.jsonl")
     train.train_loop(m, data.Batches(stream, 64, 4, seed=5), 3, 1e-3, 1, tiny["valid"], 3, use_bf16=False)
     bos = tiny["tok"].token_to_id(tokenizer_train.BOS)
-    counts = qat.export(m, root / "tok", tmp_path / "fq-hf", tmp_path / "q4.gguf", [bos])
+    counts = qat.export(m, root / "tok", tmp_path / "fq-hf", tmp_path / "q4.gguf", [bos], grid)
     assert counts["Q4_0"] == 2 * 7 + 1 and counts["F16"] == 1
     reader = gguf.GGUFReader(tmp_path / "q4.gguf")
     assert reader.fields["tokenmill.activations"].contents() == "float"
