@@ -184,6 +184,7 @@ void add_bench_ablate_command(CLI::App& bench) {
   f->load.input_len_tokens = 512;
   f->load.output_len_tokens = 64;
   f->load.shared_prefix_len_tokens = 256;
+  f->load.warmup_requests = 2;
   CLI::App* cmd = bench.add_subcommand(
       "ablate", "Serve one workload with every optimization on, then with each turned off in turn: throughput, "
                 "latency, memory and cost per configuration");
@@ -195,6 +196,8 @@ void add_bench_ablate_command(CLI::App& bench) {
   cmd->add_option("--input-len", f->load.input_len_tokens, "Prompt tokens")->capture_default_str();
   cmd->add_option("--output-len", f->load.output_len_tokens, "Generated tokens")->capture_default_str();
   cmd->add_option("--shared-prefix-len", f->load.shared_prefix_len_tokens, "Prompt tokens shared by all requests")
+      ->capture_default_str();
+  cmd->add_option("--warmup", f->load.warmup_requests, "Unmeasured requests first, per configuration")
       ->capture_default_str();
   cmd->add_option("-t,--threads", f->threads, "Threads of each server (0 = all cores)");
   cmd->add_option("--price-per-hour", f->price_per_hour, "USD per hour, for the cost column")->capture_default_str();
