@@ -38,7 +38,9 @@ struct StepShare {
 };
 
 // Seconds of step_seconds for each share, in proportion to its tokens: {prompt, completion}
-// per share. A step without tokens charges nobody.
-std::vector<std::pair<double, double>> split_step_time(double step_seconds, std::span<const StepShare> shares);
+// per share, into `out` (resized; reused across steps, so the engine loop allocates nothing once
+// it has seen its widest step). A step without tokens charges nobody.
+void split_step_time(double step_seconds, std::span<const StepShare> shares,
+                     std::vector<std::pair<double, double>>& out);
 
 }  // namespace tokenmill

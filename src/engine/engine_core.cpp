@@ -293,7 +293,8 @@ void EngineCore::sample_and_stream(const SchedulerOutput& out) {
 
 void EngineCore::charge_step(const SchedulerOutput& out) {
   const double seconds = seconds_between(step_start_, EngineClock::now());
-  const std::vector<std::pair<double, double>> split = split_step_time(seconds, step_shares_);
+  split_step_time(seconds, step_shares_, step_split_);
+  const std::vector<std::pair<double, double>>& split = step_split_;
   const double saved_per_token =
       out.n_batched_tokens > 0 ? quantization_saved_bytes_per_step_ / double(out.n_batched_tokens) : 0.0;
   double prompt_s = 0, completion_s = 0;

@@ -109,6 +109,7 @@ class EngineCore {
   std::vector<float> logits_;  // [rows that sample, vocab]
   EngineClock::time_point step_start_;
   std::vector<StepShare> step_shares_;     // per scheduled sequence of the step, from build_batch
+  std::vector<std::pair<double, double>> step_split_;  // their seconds (prompt, completion)
   double quantization_saved_bytes_per_step_ = 0;  // F16 bytes of the matrices - their bytes here
   OpProfile op_profile_;                   // attached to the model when config.profile
   mutable std::mutex profile_mu_;

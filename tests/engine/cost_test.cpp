@@ -8,7 +8,8 @@ namespace {
 
 TEST(CostSplit, SharesAreProportionalToTokensAndAddUp) {
   const std::vector<StepShare> shares = {{300, 0}, {0, 1}, {12, 0}, {0, 1}, {5, 2}};
-  const auto split = split_step_time(0.321, shares);
+  std::vector<std::pair<double, double>> split;
+  split_step_time(0.321, shares, split);
   ASSERT_EQ(split.size(), shares.size());
   double sum = 0;
   for (const auto& [p, c] : split) sum += p + c;
@@ -22,9 +23,12 @@ TEST(CostSplit, SharesAreProportionalToTokensAndAddUp) {
 }
 
 TEST(CostSplit, EmptyStepChargesNobody) {
-  EXPECT_TRUE(split_step_time(1.0, {}).empty());
+  std::vector<std::pair<double, double>> split = {{5, 5}};
+  split_step_time(1.0, {}, split);
+  EXPECT_TRUE(split.empty());
   const std::vector<StepShare> none = {{0, 0}};
-  EXPECT_EQ(split_step_time(1.0, none)[0], (std::pair<double, double>{0, 0}));
+  split_step_time(1.0, none, split);
+  EXPECT_EQ(split[0], (std::pair<double, double>{0, 0}));
 }
 
 TEST(CostRates, PricesAndEnergy) {
