@@ -22,7 +22,7 @@ std::string num(double v, const char* format = "%.4g") {
 
 struct Frame {
   int width, height;
-  double left = 64, right = 16, top = 36, bottom = 48;
+  double left = 64, right = 16, top = 36, bottom = 60;  // below the plot: ticks, axis label, legend
   double x0() const { return left; }
   double x1() const { return width - right; }
   double y0() const { return height - bottom; }  // bottom of the plot
