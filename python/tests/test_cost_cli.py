@@ -113,7 +113,7 @@ def test_quantized_model_prices_the_bytes_it_does_not_move(run_cli, tokenmill_bi
     s = ServerProcess(tokenmill_bin, q8, *Q8_MODEL_ARGS)
     try:
         status, _, body = s.request("POST", "/v1/completions",
-                                    json.dumps({"prompt": "Once upon a time", "max_tokens": 8}).encode(),
+                                    json.dumps({"prompt": "Once upon a time", "max_tokens": 8, "ignore_eos": True}).encode(),
                                     {"Content-Type": "application/json"})
         assert status == 200
         savings = json.loads(body)["usage"]["cost"]["savings"]

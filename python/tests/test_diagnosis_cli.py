@@ -31,7 +31,7 @@ def test_serve_profile_route(tokenmill_bin):
     try:
         for _ in range(3):
             status, _, _ = s.request("POST", "/v1/completions",
-                                     json.dumps({"prompt": "Once upon a time", "max_tokens": 8}).encode(),
+                                     json.dumps({"prompt": "Once upon a time", "max_tokens": 8, "ignore_eos": True}).encode(),
                                      {"Content-Type": "application/json"})
             assert status == 200
         status, _, body = s.request("GET", "/debug/profile")
