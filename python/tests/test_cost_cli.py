@@ -102,8 +102,9 @@ def test_cost_bad_input(run_cli, tmp_path):
         r = run_cli("cost", *args)
         assert r.returncode == 1, (args, r.stdout)
         assert message in r.stderr, (args, r.stderr)
-    r = run_cli("serve", "-m", REPO / "models" / "tokenmill-default.gguf", "--price-per-hour", -1)
-    assert 0 < r.returncode < 128 and "--price-per-hour" in r.stderr
+    for flag in ("--price-per-hour", "--power-watts", "--memory-bandwidth", "--kv-cache-tokens"):
+        r = run_cli("serve", "-m", REPO / "models" / "tokenmill-default.gguf", flag, -1)
+        assert 0 < r.returncode < 128 and flag in r.stderr, (flag, r.stderr)
 
 
 def test_quantized_model_prices_the_bytes_it_does_not_move(run_cli, tokenmill_bin, tmp_path):

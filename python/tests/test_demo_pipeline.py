@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 gguf = pytest.importorskip("gguf")
 
 from demo import (arithmetic, code_snippets, corpus, data, gguf_export, model as demo_model,  # noqa: E402
-                  perplexity, q4_0, qat, tokenizer_train, train, widen)
+                  grid_probe, perplexity, q4_0, qat, tokenizer_train, train, widen)
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,14 @@ def test_per_tensor_grid_shares_one_scale_in_q4_0_blocks():
         q4_0.fake_quant(w, "row")
 
 
+def test_grid_probe_rounds_like_the_packed_grids():
+    torch.manual_seed(3)
+    w = torch.randn(6, 96) * 0.05
+    assert torch.equal(grid_probe.round_to_grid(w, 4, "32"), q4_0.fake_quant(w))
+    assert torch.equal(grid_probe.round_to_grid(w, 4, "tensor"), q4_0.fake_quant(w, "tensor"))
+    assert len(torch.unique(grid_probe.round_to_grid(w, 2, "row")[0])) <= 4
+
+
 def test_straight_through_estimator_passes_gradients():
     w = torch.randn(4, 64, requires_grad=True)
     out = q4_0.FakeQuantSTE()(w)
@@ -226,3 +234,10 @@ def test_bad_arguments_give_clear_errors(tmp_path, capsys):
     assert "no config.json" in capsys.readouterr().err
     with pytest.raises(ValueError, match="multiple of 32"):
         q4_0.pack(torch.zeros(4, 40))
+    with pytest.raises(SystemExit):
+        qat.main(["--master", "m", "--hf", "h", "--corpus", "c", "--tokenizer", "t", "-o", "o", "--grid", "row"])
+    assert "invalid choice: 'row'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        grid_probe.main(["--master", str(tmp_path / "none.pt"), "--hf", str(tmp_path), "--corpus", str(tmp_path),
+                         "--tokenizer", str(tmp_path)])
+    assert "not found" in capsys.readouterr().err
